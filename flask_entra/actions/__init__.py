@@ -1,0 +1,30 @@
+"""Every operation as a function of (principal, arguments), enforcing the same guards as the routes.
+
+A host may call these from its own views, jobs or CLI and gets the same protection: client-portal denial, the surface's
+flag, RBAC and tenant scoping, all before anything is read or written.
+"""
+
+from __future__ import annotations
+
+from .mappings import confirm_mappings, history, list_tenants, preview_mappings, unmap
+from .platform_flags import create_flag, list_flags, set_flag_enabled, set_flag_tenants
+from .runs import get_run, list_runs
+from .settings import get_settings, update_settings
+from .status import get_status
+
+__all__ = [
+    "confirm_mappings",
+    "create_flag",
+    "get_run",
+    "get_settings",
+    "get_status",
+    "history",
+    "list_flags",
+    "list_runs",
+    "list_tenants",
+    "preview_mappings",
+    "set_flag_enabled",
+    "set_flag_tenants",
+    "unmap",
+    "update_settings",
+]

@@ -1,0 +1,9 @@
+"""Shared test set-up: each file in tests/plugins/ provides the fixtures of one real component."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+pytest_plugins = sorted(
+    f"tests.plugins.{p.stem}" for p in (Path(__file__).parent / "plugins").glob("*.py") if p.stem != "__init__"
+)
