@@ -29,7 +29,7 @@ DEFAULTS: dict[str, Any] = {
     "ENTRA_GRAPH_PAGE_SIZE": 999,
     # Secret providers, read in this order; writes go to the first writable one.
     "ENTRA_SECRET_PROVIDERS": ("env", "filesystem"),
-    "ENTRA_SECRETS_DIR": None,
+    "ENTRA_SECRETS_DIR": None,  # None: <instance folder>/entra-secrets
     "ENTRA_VAULT_URL": None,
     "ENTRA_VAULT_TOKEN": None,
     "ENTRA_VAULT_MOUNT": "secret",

@@ -114,3 +114,10 @@ class WorkflowError(EntraError):
 
     code = "workflow_error"
     status = 503
+
+
+class ConnectionFailed(EntraError):
+    """Connecting or validating a Microsoft/CIPP connection failed; nothing was saved. The advice says what to fix."""
+
+    code = "connection_failed"
+    status = 400

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import os
 
 from flask import Flask
 
@@ -73,7 +74,12 @@ class Entra:
         )
         if enterprise:
             from .blueprints import register_enterprise  # EE modules are imported only in the enterprise edition
+            from .secrets import SecretChain, redact_log_handlers
 
+            if app.config["ENTRA_SECRETS_DIR"] is None:
+                app.config["ENTRA_SECRETS_DIR"] = os.path.join(app.instance_path, "entra-secrets")
+            SecretChain.from_config(app.config)  # fails now, not at the first secret read
+            redact_log_handlers()
             register_enterprise(app)
         else:
             from .community import register_community

@@ -6,13 +6,20 @@ flag, RBAC and tenant scoping, all before anything is read or written.
 
 from __future__ import annotations
 
-from .mappings import confirm_mappings, history, list_tenants, preview_mappings, unmap
+from .connection import complete_direct, connect_cipp, connect_direct, disconnect, validate_connection
+from .mappings import confirm_mappings, history, list_tenants, preview_mappings, search_clients, unmap
 from .platform_flags import create_flag, list_flags, set_flag_enabled, set_flag_tenants
+from .review import list_review_items, resolve_item
 from .runs import get_run, list_runs
 from .settings import get_settings, update_settings
 from .status import get_status
 
 __all__ = [
+    "complete_direct",
+    "connect_cipp",
+    "connect_direct",
+    "disconnect",
+    "validate_connection",
     "confirm_mappings",
     "create_flag",
     "get_run",
@@ -22,7 +29,10 @@ __all__ = [
     "list_flags",
     "list_runs",
     "list_tenants",
+    "list_review_items",
     "preview_mappings",
+    "resolve_item",
+    "search_clients",
     "set_flag_enabled",
     "set_flag_tenants",
     "unmap",

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from flask import jsonify
+from flask import jsonify, request
 from flask.typing import ResponseReturnValue
 
-from .. import actions
+from .. import actions, flags
 from ..host import READ, UPDATE, Principal
 from ..security import guarded
 from .common import api_blueprint, json_body
+from .oauth import redirect_uri
 
 bp = api_blueprint("entra_api", __name__)
 
@@ -19,10 +20,40 @@ def status(principal: Principal) -> ResponseReturnValue:
     return jsonify(actions.get_status(principal))
 
 
+@bp.post("/connect/direct")
+@guarded(permission=UPDATE)
+def connect_direct(principal: Principal) -> ResponseReturnValue:
+    return jsonify(actions.connect_direct(principal, redirect_uri()))
+
+
+@bp.post("/connect/cipp")
+@guarded(permission=UPDATE, flags=(flags.UI, flags.CIPP))
+def connect_cipp(principal: Principal) -> ResponseReturnValue:
+    return jsonify(actions.connect_cipp(principal, json_body()))
+
+
+@bp.post("/validate")
+@guarded(permission=UPDATE)
+def validate(principal: Principal) -> ResponseReturnValue:
+    return jsonify(actions.validate_connection(principal))
+
+
+@bp.post("/disconnect")
+@guarded(permission=UPDATE)
+def disconnect(principal: Principal) -> ResponseReturnValue:
+    return jsonify(actions.disconnect(principal))
+
+
 @bp.get("/tenants")
 @guarded(permission=READ)
 def tenants(principal: Principal) -> ResponseReturnValue:
     return jsonify({"tenants": actions.list_tenants(principal)})
+
+
+@bp.get("/clients")
+@guarded(permission=READ)
+def clients(principal: Principal) -> ResponseReturnValue:
+    return jsonify({"clients": actions.search_clients(principal, request.args.get("q", ""))})
 
 
 @bp.get("/mappings/preview")
@@ -71,3 +102,15 @@ def settings(principal: Principal) -> ResponseReturnValue:
 @guarded(permission=UPDATE)
 def settings_update(principal: Principal) -> ResponseReturnValue:
     return jsonify(actions.update_settings(principal, json_body()))
+
+
+@bp.get("/reconciliation")
+@guarded(permission=READ, flags=(flags.UI, flags.QUEUE))
+def reconciliation(principal: Principal) -> ResponseReturnValue:
+    return jsonify({"items": actions.list_review_items(principal)})
+
+
+@bp.post("/reconciliation/<item_id>/resolve")
+@guarded(permission=UPDATE, flags=(flags.UI, flags.QUEUE))
+def reconciliation_resolve(principal: Principal, item_id: str) -> ResponseReturnValue:
+    return jsonify(actions.resolve_item(principal, item_id, json_body()))

@@ -5,9 +5,9 @@ from __future__ import annotations
 from flask import current_app, render_template
 from flask.typing import ResponseReturnValue
 
-from .. import actions
-from ..host import READ, Principal
-from ..security import guarded
+from .. import actions, flags
+from ..host import READ, UPDATE, Principal
+from ..security import flag_on, guarded
 from .common import page_blueprint
 
 bp = page_blueprint("entra_pages", __name__)
@@ -23,3 +23,84 @@ def wizard_context() -> dict[str, object]:
 @guarded(permission=READ, page=True)
 def overview(principal: Principal) -> ResponseReturnValue:
     return render_template("entra/overview.html", principal=principal, status=actions.get_status(principal))
+
+
+@bp.get("/connect")
+@guarded(permission=READ, page=True)
+def connect(principal: Principal) -> ResponseReturnValue:
+    return render_template(
+        "entra/connect.html",
+        principal=principal,
+        status=actions.get_status(principal),
+        cipp_enabled=flag_on(principal, flags.CIPP),
+    )
+
+
+@bp.get("/map")
+@guarded(permission=READ, page=True)
+def map(principal: Principal) -> ResponseReturnValue:
+    return render_template(
+        "entra/map.html",
+        principal=principal,
+        preview=actions.preview_mappings(principal),
+        can_update=principal.can(UPDATE),
+    )
+
+
+@bp.get("/discover")
+@guarded(permission=READ, page=True)
+def discover(principal: Principal) -> ResponseReturnValue:
+    return render_template(
+        "entra/discover.html",
+        principal=principal,
+        status=actions.get_status(principal),
+        tenants=actions.list_tenants(principal),
+        can_update=principal.can(UPDATE),
+    )
+
+
+@bp.get("/sync")
+@guarded(permission=READ, page=True)
+def sync(principal: Principal) -> ResponseReturnValue:
+    return render_template(
+        "entra/sync.html", principal=principal, status=actions.get_status(principal), can_update=principal.can(UPDATE)
+    )
+
+
+@bp.get("/runs")
+@guarded(permission=READ, page=True)
+def runs(principal: Principal) -> ResponseReturnValue:
+    return render_template("entra/runs.html", principal=principal, runs=actions.list_runs(principal))
+
+
+@bp.get("/runs/<run_id>")
+@guarded(permission=READ, page=True)
+def run_detail(principal: Principal, run_id: str) -> ResponseReturnValue:
+    return render_template(
+        "entra/run_detail.html",
+        principal=principal,
+        run=actions.get_run(principal, run_id),
+        can_update=principal.can(UPDATE),
+    )
+
+
+@bp.get("/review")
+@guarded(permission=READ, flags=(flags.UI, flags.QUEUE), page=True)
+def review(principal: Principal) -> ResponseReturnValue:
+    return render_template(
+        "entra/review.html",
+        principal=principal,
+        items=actions.list_review_items(principal),
+        can_update=principal.can(UPDATE),
+    )
+
+
+@bp.get("/settings")
+@guarded(permission=READ, page=True)
+def settings(principal: Principal) -> ResponseReturnValue:
+    return render_template(
+        "entra/settings.html",
+        principal=principal,
+        settings=actions.get_settings(principal),
+        can_update=principal.can(UPDATE),
+    )

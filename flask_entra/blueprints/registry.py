@@ -35,13 +35,14 @@ def client_sync_button(client_id: object) -> Markup:
 
 
 def register_enterprise(app: Flask) -> None:
-    from . import api, client_sync, flags_api, pages
+    from . import api, client_sync, flags_api, oauth, pages
 
     config = app.config
     app.register_blueprint(api.bp, url_prefix=config["ENTRA_API_PREFIX"])
     app.register_blueprint(pages.bp, url_prefix=config["ENTRA_PAGES_PREFIX"])
     app.register_blueprint(flags_api.bp, url_prefix=config["ENTRA_FLAGS_API_PREFIX"])
     app.register_blueprint(client_sync.bp)
+    app.register_blueprint(oauth.bp)
     app.add_template_global(settings_card, "entra_settings_card")
     app.add_template_global(client_sync_button, "entra_client_sync_button")
     app.add_template_global(generate_csrf, "entra_csrf_token")

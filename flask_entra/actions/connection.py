@@ -1,0 +1,296 @@
+"""Connecting to Microsoft (Direct sign-in with GDAP) or to CIPP-API, validating, disconnecting.
+
+Nothing is saved until the new connection has been probed. Secrets go only to the secret chain; the connection row
+holds no secret. Switching type removes the other type's secrets.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+from sqlalchemy import delete, select
+
+from .. import flags
+from .. import secrets as names
+from ..errors import Conflict, ConnectionFailed, EntraError, ValidationFailed
+from ..host import UPDATE, Principal
+from ..models import Connection, OAuthState, utcnow
+from ..providers.base import Provider
+from ..providers.cipp import CippProvider
+from ..providers.direct import DirectProvider
+from ..providers.direct_oauth import redeem_code, start_authorization
+from ..providers.http import HttpClient
+from ..state import EntraState, get_state
+from . import serialize
+from ._common import enter, field, json_object, session
+from .schedules import reconcile_schedule
+
+STATE_TTL = timedelta(minutes=15)
+
+
+def _http(state: EntraState) -> HttpClient:
+    config = state.config
+    return HttpClient(
+        timeout_seconds=config["ENTRA_HTTP_TIMEOUT_SECONDS"],
+        max_retries=config["ENTRA_HTTP_MAX_RETRIES"],
+        max_retry_after_seconds=config["ENTRA_HTTP_MAX_RETRY_AFTER_SECONDS"],
+    )
+
+
+def _app_credentials(state: EntraState) -> tuple[str, str]:
+    client_id = state.secrets.get_app_secret(names.MICROSOFT_CLIENT_ID)
+    client_secret = state.secrets.get_app_secret(names.MICROSOFT_CLIENT_SECRET)
+    if not client_id or not client_secret:
+        raise ConnectionFailed(
+            "The Microsoft app registration is not configured.",
+            advice="Set microsoft_client_id and microsoft_client_secret in the secret store (env MICROSOFT_CLIENT_ID / "
+            "MICROSOFT_CLIENT_SECRET), then retry.",
+        )
+    return client_id, client_secret
+
+
+def _state_hash(value: str) -> str:
+    return hashlib.sha256(value.encode()).hexdigest()
+
+
+def connect_direct(principal: Principal | None, redirect_uri: str) -> dict[str, Any]:
+    """Begin the partner sign-in: the authorize URL; state, PKCE verifier and nonce stay server-side."""
+    principal, state = enter(principal, UPDATE)
+    client_id, _ = _app_credentials(state)
+    request = start_authorization(
+        client_id=client_id, redirect_uri=redirect_uri, login_base_url=state.config["ENTRA_LOGIN_BASE_URL"]
+    )
+    s = session()
+    s.execute(
+        delete(OAuthState).where(OAuthState.tenant == principal.tenant, OAuthState.created_at < utcnow() - STATE_TTL)
+    )
+    s.add(
+        OAuthState(
+            tenant=principal.tenant,
+            state_hash=_state_hash(request.state),
+            user_id=principal.user_id,
+            code_verifier=request.code_verifier,
+            nonce=request.nonce,
+        )
+    )
+    s.commit()
+    return {"authorize_url": request.url}
+
+
+def complete_direct(principal: Principal | None, params: dict[str, str], redirect_uri: str) -> dict[str, Any]:
+    """The OAuth callback: state (single use, same tenant and user), code, probe, then save. Raises ConnectionFailed."""
+    principal, state = enter(principal, UPDATE)
+    raw_state = params.get("state") or ""
+    s = session()
+    pending = (
+        s.execute(select(OAuthState).filter_by(tenant=principal.tenant, state_hash=_state_hash(raw_state)))
+        .scalars()
+        .first()
+    )
+    if (
+        pending is None
+        or pending.user_id != principal.user_id
+        or pending.created_at.replace(tzinfo=utcnow().tzinfo) < utcnow() - STATE_TTL
+    ):
+        raise ConnectionFailed(
+            "The sign-in could not be matched to a request from this session (expired, reused or forged state).",
+            advice="Start again from the Connect step.",
+        )
+    s.delete(pending)  # single use, even when what follows fails
+    s.commit()
+    if params.get("error"):
+        from ..providers.advice import aadsts_code, advice_for_aadsts
+
+        description = params.get("error_description", "")
+        raise ConnectionFailed(
+            f"Microsoft refused the sign-in ({params['error']}).",
+            advice=advice_for_aadsts(aadsts_code(description), params["error"]),
+        )
+    if not params.get("code"):
+        raise ConnectionFailed("Microsoft returned no authorization code.", advice="Start again from the Connect step.")
+    client_id, client_secret = _app_credentials(state)
+    http = _http(state)
+    try:
+        signed_in = redeem_code(
+            client_id=client_id,
+            client_secret=client_secret,
+            code=params["code"],
+            code_verifier=pending.code_verifier,
+            redirect_uri=redirect_uri,
+            nonce=pending.nonce,
+            login_base_url=state.config["ENTRA_LOGIN_BASE_URL"],
+            http=http,
+        )
+        rotated: list[str] = []
+        provider = _direct(state, signed_in.partner_tenant_id, signed_in.refresh_token, rotated.append, http)
+        probe = provider.validate()
+    except EntraError as exc:
+        raise ConnectionFailed(f"Connecting failed: {exc.message}", advice=exc.advice) from None
+    finally:
+        http.close()
+    if not probe.ok:
+        raise ConnectionFailed(
+            f"Microsoft Graph could not be read with this sign-in: {probe.message}",
+            advice="Check the delegated permissions and GDAP roles, then retry.",
+        )
+    _activate(
+        principal,
+        state,
+        "direct",
+        {names.DIRECT_REFRESH_TOKEN: rotated[-1] if rotated else signed_in.refresh_token},
+        partner_tenant_id=signed_in.partner_tenant_id,
+    )
+    return {"connected": True, "type": "direct"}
+
+
+def connect_cipp(principal: Principal | None, payload: Any) -> dict[str, Any]:
+    """Probe CIPP-API with the given API client first; only then store its credentials and activate."""
+    principal, state = enter(principal, UPDATE, (flags.CIPP,))
+    body = json_object(payload)
+    base_url = field(body, "base_url", str).strip().rstrip("/")
+    parts = urlsplit(base_url)
+    if parts.scheme not in ("https", "http") or not parts.netloc:
+        raise ValidationFailed("'base_url' must be the http(s) address of your CIPP-API.")
+    credentials = {
+        names.CIPP_CLIENT_ID: field(body, "client_id", str).strip(),
+        names.CIPP_CLIENT_SECRET: field(body, "client_secret", str),
+        names.CIPP_TENANT_ID: field(body, "tenant_id", str).strip(),
+    }
+    if not all(credentials.values()):
+        raise ValidationFailed("'client_id', 'client_secret' and 'tenant_id' must not be empty.")
+    http = _http(state)
+    try:
+        probe = _cipp(state, base_url, credentials, http).validate()
+    except EntraError as exc:
+        raise ConnectionFailed(
+            f"CIPP-API could not be reached with these details: {exc.message}", advice=exc.advice
+        ) from None
+    finally:
+        http.close()
+    if not probe.ok:
+        raise ConnectionFailed(
+            f"CIPP-API refused the connection: {probe.message}",
+            advice="Check the API client's role in CIPP and the tenant id.",
+        )
+    _activate(principal, state, "cipp", credentials, cipp_base_url=base_url)
+    return {"connected": True, "type": "cipp"}
+
+
+def _activate(principal: Principal, state: EntraState, kind: str, secrets: dict[str, str], **columns: Any) -> None:
+    """Store the secrets, retire the previous connection, activate the new one (one transaction for the rows)."""
+    tenant = principal.tenant
+    other = names.CIPP_SECRET_NAMES if kind == "direct" else names.DIRECT_SECRET_NAMES
+    for name, value in secrets.items():
+        state.secrets.set(tenant, name, value)
+    state.secrets.delete_many(tenant, other)
+    s = session()
+    for old in s.execute(select(Connection).filter_by(tenant=tenant, status="active")).scalars():
+        old.status, old.disconnected_at = "disconnected", utcnow()
+    s.flush()
+    s.add(
+        Connection(
+            tenant=tenant,
+            connection_type=kind,
+            status="active",
+            connected_by=principal.user_id,
+            validated_at=utcnow(),
+            **columns,
+        )
+    )
+    s.commit()
+    reconcile_schedule(tenant)
+
+
+def _direct(
+    state: EntraState, partner_tenant_id: str, refresh_token: str, on_rotate: Any, http: HttpClient
+) -> Provider:
+    client_id, client_secret = _app_credentials(state)
+    return DirectProvider(
+        client_id=client_id,
+        client_secret=client_secret,
+        refresh_token=refresh_token,
+        partner_tenant_id=partner_tenant_id,
+        login_base_url=state.config["ENTRA_LOGIN_BASE_URL"],
+        graph_base_url=state.config["ENTRA_GRAPH_BASE_URL"],
+        on_refresh_token=on_rotate,
+        http=http,
+        page_size=state.config["ENTRA_GRAPH_PAGE_SIZE"],
+    )
+
+
+def _cipp(state: EntraState, base_url: str, credentials: dict[str, str], http: HttpClient) -> Provider:
+    return CippProvider(
+        api_url=base_url,
+        client_id=credentials[names.CIPP_CLIENT_ID],
+        client_secret=credentials[names.CIPP_CLIENT_SECRET],
+        tenant_id=credentials[names.CIPP_TENANT_ID],
+        login_base_url=state.config["ENTRA_LOGIN_BASE_URL"],
+        http=http,
+    )
+
+
+def provider_for(tenant: str, state: EntraState | None = None) -> Provider:
+    """The active connection's provider (used by workflows' activities). Conflict when there is none."""
+    state = state or get_state()
+    connection = session().execute(select(Connection).filter_by(tenant=tenant, status="active")).scalars().first()
+    if connection is None:
+        raise Conflict("No active Microsoft connection; connect in step 1 of the Entra wizard.")
+    http = _http(state)
+    if connection.connection_type == "direct":
+        token = state.secrets.get(tenant, names.DIRECT_REFRESH_TOKEN)
+        if not token:
+            raise ConnectionFailed(
+                "The Direct connection's refresh token is missing from the secret store.",
+                advice="Reconnect in step 1 of the Entra wizard.",
+            )
+        return _direct(
+            state,
+            connection.partner_tenant_id or "organizations",
+            token,
+            lambda new: state.secrets.set(tenant, names.DIRECT_REFRESH_TOKEN, new),
+            http,
+        )
+    credentials = {n: state.secrets.get(tenant, n) or "" for n in names.CIPP_SECRET_NAMES}
+    if not all(credentials.values()):
+        raise ConnectionFailed(
+            "The CIPP connection's credentials are missing from the secret store.",
+            advice="Reconnect CIPP in step 1 of the Entra wizard.",
+        )
+    return _cipp(state, connection.cipp_base_url or "", credentials, http)
+
+
+def validate_connection(principal: Principal | None) -> dict[str, Any]:
+    """Re-probe the active connection and record the outcome."""
+    principal, state = enter(principal, UPDATE)
+    connection = _active(principal.tenant)
+    try:
+        result = provider_for(principal.tenant, state).validate()
+        error = None if result.ok else result.message
+    except EntraError as exc:
+        error = str(exc)
+    connection.last_error = error
+    if error is None:
+        connection.validated_at = utcnow()
+    session().commit()
+    return {"ok": error is None, "connection": serialize.connection(connection)}
+
+
+def disconnect(principal: Principal | None) -> dict[str, Any]:
+    """Deactivate and remove the secrets and schedule; tenants, mappings, links and runs stay for a reconnect."""
+    principal, state = enter(principal, UPDATE)
+    connection = _active(principal.tenant)
+    state.secrets.delete_many(principal.tenant, names.TENANT_SECRET_NAMES)
+    connection.status, connection.disconnected_at = "disconnected", utcnow()
+    session().commit()
+    reconcile_schedule(principal.tenant)
+    return {"disconnected": True}
+
+
+def _active(tenant: str) -> Connection:
+    connection = session().execute(select(Connection).filter_by(tenant=tenant, status="active")).scalars().first()
+    if connection is None:
+        raise Conflict("There is no active connection.")
+    return connection
