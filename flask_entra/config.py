@@ -48,7 +48,7 @@ DEFAULTS: dict[str, Any] = {
     "ENTRA_TEMPORAL_TASK_QUEUE": "flask-entra",
     "ENTRA_SYNC_MAX_CONCURRENT_TENANTS": 8,
     # Mapping thresholds (see docs: chosen on the labelled evaluation set in tests/).
-    "ENTRA_FUZZY_SCORE_CUTOFF": 70.0,
+    "ENTRA_FUZZY_SCORE_CUTOFF": 75.0,
     "ENTRA_FUZZY_CANDIDATES": 5,
 }
 

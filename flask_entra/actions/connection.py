@@ -22,7 +22,7 @@ from ..providers.base import Provider
 from ..providers.cipp import CippProvider
 from ..providers.direct import DirectProvider
 from ..providers.direct_oauth import redeem_code, start_authorization
-from ..providers.http import HttpClient
+from ..providers.http import HttpClient, http_client_from_config
 from ..state import EntraState, get_state
 from . import serialize
 from ._common import enter, field, json_object, session
@@ -32,12 +32,7 @@ STATE_TTL = timedelta(minutes=15)
 
 
 def _http(state: EntraState) -> HttpClient:
-    config = state.config
-    return HttpClient(
-        timeout_seconds=config["ENTRA_HTTP_TIMEOUT_SECONDS"],
-        max_retries=config["ENTRA_HTTP_MAX_RETRIES"],
-        max_retry_after_seconds=config["ENTRA_HTTP_MAX_RETRY_AFTER_SECONDS"],
-    )
+    return http_client_from_config(state.config)
 
 
 def _app_credentials(state: EntraState) -> tuple[str, str]:

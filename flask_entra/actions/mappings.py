@@ -55,8 +55,7 @@ def _as_managed(row: ManagedTenantRow) -> ManagedTenant:
 def _thresholds() -> MappingThresholds:
     from ..state import get_state
 
-    config = get_state().config
-    return MappingThresholds(score_cutoff=config["ENTRA_FUZZY_SCORE_CUTOFF"], limit=config["ENTRA_FUZZY_CANDIDATES"])
+    return MappingThresholds.from_config(get_state().config)
 
 
 def preview_mappings(principal: Principal | None) -> dict[str, Any]:

@@ -46,11 +46,11 @@ def list_review_items(principal: Principal | None, *, status: str = "open") -> l
 def resolve_item(principal: Principal | None, item_id: str, payload: Any) -> dict[str, Any]:
     """Link to an existing contact of the item's client, create a new contact, or dismiss; records who and when."""
     principal, state = enter(principal, UPDATE, (flags.QUEUE,))
+    item = one_of_tenant(ReconciliationItem, principal.tenant, id=item_id)  # another tenant's id: 404 first
     body = json_object(payload)
     action = field(body, "action", str)
     if action not in ("link_existing", "create_new", "dismiss"):
         raise ValidationFailed("'action' must be link_existing, create_new or dismiss.")
-    item = one_of_tenant(ReconciliationItem, principal.tenant, id=item_id)
     if item.status != "open":
         raise Conflict("This item is already resolved.")
     s = session()

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from flask import Flask, render_template
+from pathlib import Path
+
+from flask import Blueprint, Flask, render_template
 from flask_wtf.csrf import generate_csrf
 from markupsafe import Markup
 
@@ -10,6 +12,8 @@ from .. import flags
 from ..host import READ, UPDATE
 from ..security import can_view
 from ..state import get_state
+
+TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 
 
 def settings_card() -> Markup:
@@ -38,6 +42,8 @@ def register_enterprise(app: Flask) -> None:
     from . import api, client_sync, flags_api, oauth, pages
 
     config = app.config
+    # Our templates sit behind the host's own: a host overrides any of them by providing the same path.
+    app.register_blueprint(Blueprint("entra_templates", __name__, template_folder=str(TEMPLATES)))
     app.register_blueprint(api.bp, url_prefix=config["ENTRA_API_PREFIX"])
     app.register_blueprint(pages.bp, url_prefix=config["ENTRA_PAGES_PREFIX"])
     app.register_blueprint(flags_api.bp, url_prefix=config["ENTRA_FLAGS_API_PREFIX"])

@@ -1,0 +1,130 @@
+"""Graph and CIPP user JSON -> :class:`EntraUser`.
+
+Input is untrusted: a field of the wrong type or an absurd length is dropped (optional fields) or the record is
+skipped with a reason (identity fields), never a crash. Keys are matched case-insensitively because CIPP versions differ
+in casing and add extras (``username``, ``Aliases``, ``LicJoined``, ...), which are ignored.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from flask_entra.providers.base import EntraUser, SkippedRecord, UserListing
+
+MAX_ID_CHARS = 128
+MAX_UPN_CHARS = 320
+MAX_TEXT_CHARS = 256
+MAX_PHONE_CHARS = 64
+MAX_EMAIL_CHARS = 254
+MAX_LIST_ITEMS = 100
+
+_LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
+_EMAIL = re.compile(rf"[^@\s\x00-\x1f]{{1,64}}@{_LABEL}(?:\.{_LABEL})+")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def normalize_email(value: object) -> str | None:
+    """Lowercased address, or None when ``value`` is not a plausible email address."""
+    if not isinstance(value, str):
+        return None
+    address = value.strip().lower()
+    if len(address) > MAX_EMAIL_CHARS or not _EMAIL.fullmatch(address):
+        return None
+    return address
+
+
+def _text(value: object, limit: int = MAX_TEXT_CHARS) -> str | None:
+    if not isinstance(value, str):
+        return None
+    cleaned = _CONTROL.sub("", value).strip()
+    return cleaned[:limit] or None
+
+
+def _strings(value: object) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list | tuple):
+        return [item for item in value[:MAX_LIST_ITEMS] if isinstance(item, str)]
+    return []
+
+
+def _flag(value: object, default: bool) -> bool | None:
+    """A JSON boolean, tolerating CIPP's occasional "True"/"False" strings; None for anything else."""
+    if value is None:
+        return default
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+        return value.strip().lower() == "true"
+    return None
+
+
+def _other_mails(fields: Mapping[str, Any], primary: str | None) -> tuple[str, ...]:
+    """``otherMails`` plus the SMTP ``proxyAddresses`` (aliases a contact may be filed under), primary excluded."""
+    candidates = _strings(fields.get("othermails"))
+    for proxy in _strings(fields.get("proxyaddresses")):
+        scheme, _, address = proxy.partition(":")
+        if scheme.lower() == "smtp":
+            candidates.append(address)
+    addresses: list[str] = []
+    for candidate in candidates:
+        address = normalize_email(candidate)
+        if address and address != primary and address not in addresses:
+            addresses.append(address)
+    return tuple(addresses)
+
+
+def normalize_user(record: object, *, deleted: bool = False) -> EntraUser | SkippedRecord:
+    """One user record from Graph (``/users``, ``deletedItems``) or CIPP (``ListUsers``)."""
+    if not isinstance(record, Mapping):
+        return SkippedRecord(reason="record is not a JSON object")
+    fields = {str(key).lower(): value for key, value in record.items()}
+    object_id = fields.get("id")
+    if not isinstance(object_id, str) or not object_id.strip() or len(object_id) > MAX_ID_CHARS:
+        return SkippedRecord(reason="missing or invalid id")
+    object_id = object_id.strip()
+    upn = fields.get("userprincipalname")
+    if not isinstance(upn, str) or not upn.strip() or len(upn) > MAX_UPN_CHARS or _CONTROL.search(upn):
+        return SkippedRecord(reason="missing or invalid userPrincipalName", object_id=object_id)
+    account_enabled = _flag(fields.get("accountenabled"), default=True)
+    if account_enabled is None:
+        return SkippedRecord(reason="accountEnabled is not a boolean", object_id=object_id)
+    upn = upn.strip()
+    mail = normalize_email(fields.get("mail"))
+    licenses = fields.get("assignedlicenses")
+    user_type = _text(fields.get("usertype"), 32) or ("Guest" if "#EXT#" in upn.upper() else "Member")
+    return EntraUser(
+        object_id=object_id,
+        user_principal_name=upn,
+        display_name=_text(fields.get("displayname")) or "",
+        mail=mail,
+        other_mails=_other_mails(fields, mail),
+        given_name=_text(fields.get("givenname")),
+        surname=_text(fields.get("surname")),
+        account_enabled=account_enabled,
+        job_title=_text(fields.get("jobtitle")),
+        mobile_phone=_text(fields.get("mobilephone"), MAX_PHONE_CHARS),
+        business_phones=tuple(
+            phone for phone in (_text(v, MAX_PHONE_CHARS) for v in _strings(fields.get("businessphones"))) if phone
+        ),
+        user_type=user_type,
+        # Unknown (not selected) counts as licensed so a missing field never filters a user out.
+        licensed=bool(licenses) if isinstance(licenses, list) else True,
+        deleted=deleted,
+    )
+
+
+def collect_users(records: Iterable[object], listing: UserListing, seen: set[str], *, deleted: bool = False) -> None:
+    """Normalise a page into ``listing`` (``deleted`` or ``users``); an id already in ``seen`` is skipped, not doubled."""
+    target = listing.deleted if deleted else listing.users
+    for record in records:
+        result = normalize_user(record, deleted=deleted)
+        if isinstance(result, SkippedRecord):
+            listing.skipped.append(result)
+        elif result.object_id in seen:
+            listing.skipped.append(SkippedRecord(reason="duplicate id", object_id=result.object_id))
+        else:
+            seen.add(result.object_id)
+            target.append(result)

@@ -1,0 +1,54 @@
+"""The Microsoft identity platform + Graph + CIPP-API simulator, running on a free port in a background thread.
+
+Fixtures (all give a ``flask_entra.simulator.SimulatorClient``: base_url, login_base_url, graph_base_url,
+cipp_base_url, credentials, partner_tenant_id, control methods, sign_in(), customer_token(), cipp_token()):
+
+- ``simulator``: session-scoped, a generated dataset (6 customers of 150 users, seed 7: ``GENERATED_*``).
+- ``fresh_simulator``: the same server, reset (dataset, faults, request log) before the test.
+- ``demo_simulator``: session-scoped, the bundled demo dataset (customers matching the example PSA's clients).
+- ``fresh_demo_simulator``: the demo server, reset before the test.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from flask_entra.simulator import SimulatorClient, SimulatorServer, SimulatorState, demo_dataset, generate_dataset
+
+#: The session simulator's generated dataset: 6 customers of 150 users (more than one default Graph page), seed 7.
+GENERATED_TENANTS, GENERATED_USERS_PER_TENANT, GENERATED_SEED = 6, 150, 7
+
+
+def _running(document: dict[str, Any]) -> Iterator[SimulatorClient]:
+    server = SimulatorServer(SimulatorState(document)).start()
+    client = SimulatorClient(server.base_url)
+    try:
+        yield client
+    finally:
+        client.close()
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def simulator() -> Iterator[SimulatorClient]:
+    yield from _running(generate_dataset(GENERATED_TENANTS, GENERATED_USERS_PER_TENANT, seed=GENERATED_SEED))
+
+
+@pytest.fixture
+def fresh_simulator(simulator: SimulatorClient) -> SimulatorClient:
+    simulator.reset()
+    return simulator
+
+
+@pytest.fixture(scope="session")
+def demo_simulator() -> Iterator[SimulatorClient]:
+    yield from _running(demo_dataset())
+
+
+@pytest.fixture
+def fresh_demo_simulator(demo_simulator: SimulatorClient) -> SimulatorClient:
+    demo_simulator.reset()
+    return demo_simulator
