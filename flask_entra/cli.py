@@ -8,10 +8,16 @@ from flask import current_app
 from flask.cli import AppGroup
 
 from . import migrate
+from .cli_flags import flags_cli
+from .cli_temporal import schedules_cli, sync_command, worker_command
 
 entra_cli = AppGroup("entra", help="Microsoft Entra integration (flask-entra).")
 db_cli = AppGroup("db", help="flask-entra's own tables (separate from the host's migrations).")
 entra_cli.add_command(db_cli)
+entra_cli.add_command(flags_cli)
+entra_cli.add_command(worker_command)
+entra_cli.add_command(schedules_cli)
+entra_cli.add_command(sync_command)
 
 
 @db_cli.command("upgrade")
@@ -39,3 +45,17 @@ def db_current() -> None:
 def db_revision(message: str) -> None:
     """For contributors: autogenerate a new revision from flask_entra.models."""
     command.revision(migrate._config(current_app), message=message, autogenerate=True)
+
+
+@entra_cli.command("simulator")
+@click.option("--host", default="127.0.0.1")
+@click.option("--port", default=8765, type=int)
+@click.option(
+    "--dataset", type=click.Path(exists=True, dir_okay=False), help="Dataset JSON (default: the demo dataset)."
+)
+def simulator(host: str, port: int, dataset: str | None) -> None:
+    """Serve the local Microsoft identity platform + Graph + CIPP-API simulator (never for production)."""
+    from .simulator import serve
+
+    click.echo(f"simulator on http://{host}:{port} (login /login, Graph /graph, CIPP /cipp)")
+    serve(host, port, dataset)

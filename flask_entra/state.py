@@ -15,7 +15,7 @@ from .errors import ConfigurationError
 from .host import HostAdapter, Principal
 
 if TYPE_CHECKING:
-    from .flags import EmbeddedFlagService
+    from .flags import FlagService
     from .secrets import SecretChain
 
 PrincipalLoader = Callable[[], "Principal | None"]
@@ -48,7 +48,7 @@ class EntraState:
     def load_principal(self) -> Principal | None:
         return self.principal_loader()()
 
-    def _once(self, name: str, build: Callable[[], Any]) -> Any:
+    def once(self, name: str, build: Callable[[], Any]) -> Any:
         """Build a per-process service on first use (never at import), once even under threads."""
         with self._lock:
             if name not in self._lazy:
@@ -56,16 +56,16 @@ class EntraState:
             return self._lazy[name]
 
     @property
-    def flags(self) -> EmbeddedFlagService:
+    def flags(self) -> FlagService:
         from .flags import build_flag_service
 
-        return self._once("flags", lambda: build_flag_service(self.app, self.db))
+        return self.once("flags", lambda: build_flag_service(self.app, self.db))
 
     @property
     def secrets(self) -> SecretChain:
         from .secrets import SecretChain
 
-        return self._once("secrets", lambda: SecretChain.from_config(self.app.config))
+        return self.once("secrets", lambda: SecretChain.from_config(self.app.config))
 
     def close(self) -> None:
         """Stop per-process services (flag SDK threads); used by tests and at worker shutdown."""

@@ -14,7 +14,7 @@ import pytest
 from flask import Flask
 from sqlalchemy import select
 
-from flask_entra.models import ManagedTenantRow, ReconciliationItem, SyncRun, TenantMapping
+from flask_entra.models import ManagedTenantRow, ReconciliationItem, SyncRun, SyncRunTenant, TenantMapping
 from flask_entra.security import Guard
 from tests.plugins.host import PERSONAS, set_all_flags, sign_in
 
@@ -57,6 +57,9 @@ def acme_ids(ee_app: Flask) -> dict[str, str]:
         )
         run = SyncRun(tenant="acme", kind="all", status="completed")
         s.add(run)
+        s.flush()
+        s.add(SyncRunTenant(tenant="acme", run_id=run.id, entra_tenant_id="11111111-aaaa-4aaa-8aaa-000000000001",
+                            client_id=client.id, status="held", held_inactivations=[]))
         item = ReconciliationItem(
             tenant="acme",
             entra_tenant_id="11111111-aaaa-4aaa-8aaa-000000000001",

@@ -44,6 +44,18 @@ def disconnect(principal: Principal) -> ResponseReturnValue:
     return jsonify(actions.disconnect(principal))
 
 
+@bp.post("/discovery")
+@guarded(permission=UPDATE)
+def discovery_start(principal: Principal) -> ResponseReturnValue:
+    return jsonify(actions.start_discovery(principal)), 202
+
+
+@bp.get("/discovery")
+@guarded(permission=READ)
+def discovery_status(principal: Principal) -> ResponseReturnValue:
+    return jsonify(actions.get_discovery(principal))
+
+
 @bp.get("/tenants")
 @guarded(permission=READ)
 def tenants(principal: Principal) -> ResponseReturnValue:
@@ -78,6 +90,18 @@ def mappings_unmap(principal: Principal, entra_tenant_id: str) -> ResponseReturn
 @guarded(permission=READ)
 def mappings_history(principal: Principal, entra_tenant_id: str) -> ResponseReturnValue:
     return jsonify({"history": actions.history(principal, entra_tenant_id)})
+
+
+@bp.post("/sync")
+@guarded(permission=UPDATE)
+def sync_start(principal: Principal) -> ResponseReturnValue:
+    return jsonify(actions.start_sync(principal, json_body())), 202
+
+
+@bp.post("/sync/runs/<run_id>/tenants/<entra_tenant_id>/release")
+@guarded(permission=UPDATE)
+def sync_release(principal: Principal, run_id: str, entra_tenant_id: str) -> ResponseReturnValue:
+    return jsonify(actions.release_held(principal, run_id, entra_tenant_id))
 
 
 @bp.get("/sync/runs")

@@ -1,0 +1,144 @@
+"""Reads what the planner needs about one Microsoft tenant: our link rows, the mapped client's contacts, other clients'
+addresses, the review queue and the tenant's settings. Bulk queries only (a handful per Microsoft tenant)."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select, text
+from sqlalchemy.orm import Session
+
+from .host import HostAdapter
+from .models import ContactLink, ReconciliationItem, SyncSettings
+from .providers.base import UserListing
+from .reconcile import FILTER_KEYS, LinkState, LocalState, OtherClientContact, PlanSettings
+from .reconcile.user_fields import match_addresses
+
+IN_CHUNK = 2000
+
+
+@dataclass(frozen=True)
+class LoadedState:
+    """The planner's input plus the link row id of each identity (for updates in place)."""
+
+    local: LocalState
+    link_ids: dict[str, str]
+
+
+def _chunks(values: Sequence[Any]) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(values), IN_CHUNK):
+        yield values[start : start + IN_CHUNK]
+
+
+def lock_microsoft_tenant(session: Session, tenant: str, entra_tenant_id: str) -> None:
+    """Serialise concurrent syncs of one Microsoft tenant (a scheduled and a manual run) until the transaction ends.
+
+    Each then plans from what the other committed, so neither creates a duplicate. SQLite serialises writers anyway.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(
+            text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"),
+            {"key": f"flask-entra:{tenant}:{entra_tenant_id}"},
+        )
+
+
+def plan_settings(session: Session, tenant: str, *, released: bool = False) -> PlanSettings:
+    """The tenant's stored settings as the planner's settings (defaults when never saved).
+
+    The settings page stores ``skip_service_accounts`` (on: the default service/shared-mailbox patterns apply);
+    the planner takes the patterns themselves.
+    """
+    row = session.get(SyncSettings, tenant)
+    if row is None:
+        return PlanSettings(released=released)
+    stored = dict(row.filters or {})
+    skip_service_accounts = stored.pop("skip_service_accounts", True)
+    filters: dict[str, Any] = {name: value for name, value in stored.items() if name in FILTER_KEYS}
+    if not skip_service_accounts:
+        filters["service_patterns"] = ()
+    return PlanSettings.from_stored(
+        row.field_toggles or {},
+        filters,
+        mass_inactivation_min=row.mass_inactivation_min,
+        mass_inactivation_percent=row.mass_inactivation_percent,
+        released=released,
+    )
+
+
+def load_links(session: Session, tenant: str, entra_tenant_id: str) -> list[ContactLink]:
+    stmt = select(ContactLink).filter_by(tenant=tenant, entra_tenant_id=entra_tenant_id)
+    return list(session.execute(stmt).scalars())
+
+
+def _contacts_with_active_link(session: Session, tenant: str, contact_ids: Collection[str]) -> frozenset[str]:
+    found: set[str] = set()
+    for chunk in _chunks(sorted(contact_ids)):
+        stmt = select(ContactLink.contact_id).where(
+            ContactLink.tenant == tenant, ContactLink.active.is_(True), ContactLink.contact_id.in_(chunk)
+        )
+        found.update(session.execute(stmt).scalars())
+    return frozenset(found)
+
+
+def _review_identities(session: Session, tenant: str, entra_tenant_id: str) -> dict[str, set[str]]:
+    stmt = select(ReconciliationItem.status, ReconciliationItem.entra_object_id).where(
+        ReconciliationItem.tenant == tenant,
+        ReconciliationItem.entra_tenant_id == entra_tenant_id,
+        ReconciliationItem.status.in_(("open", "dismissed")),
+    )
+    by_status: dict[str, set[str]] = {"open": set(), "dismissed": set()}
+    for status, object_id in session.execute(stmt).all():
+        by_status[status].add(object_id)
+    return by_status
+
+
+def _other_client_contacts(
+    adapter: HostAdapter, tenant: str, client_id: str, addresses: Collection[str]
+) -> dict[str, tuple[OtherClientContact, ...]]:
+    owners: dict[str, list[OtherClientContact]] = {}
+    if not addresses:
+        return {}
+    for contact in adapter.find_contacts_by_email(tenant, sorted(addresses)):
+        if contact.client_id != client_id and contact.email:
+            owners.setdefault(contact.email.strip().lower(), []).append(
+                OtherClientContact(contact.id, contact.client_id)
+            )
+    return {address: tuple(found) for address, found in owners.items()}
+
+
+def load_state(
+    session: Session, adapter: HostAdapter, tenant: str, entra_tenant_id: str, client_id: str, listing: UserListing
+) -> LoadedState:
+    """Everything we hold that bears on this Microsoft tenant, read inside the applying transaction."""
+    rows = load_links(session, tenant, entra_tenant_id)
+    links = tuple(
+        LinkState(
+            object_id=row.entra_object_id,
+            contact_id=row.contact_id,
+            client_id=row.client_id,
+            active=row.active,
+            account_enabled=row.account_enabled,
+            upn=row.upn,
+            mail=row.mail,
+            inactivated_by_sync=row.inactivated_by_sync,
+            inactivation_reason=row.inactivation_reason,
+        )
+        for row in rows
+    )
+    linked_ids = {row.entra_object_id for row in rows if row.active}
+    contacts = tuple(adapter.load_contacts(tenant, [client_id]))
+    addresses = {
+        address for user in listing.users if user.object_id not in linked_ids for address in match_addresses(user)
+    }
+    reviews = _review_identities(session, tenant, entra_tenant_id)
+    local = LocalState(
+        contacts=contacts,
+        links=links,
+        linked_contact_ids=_contacts_with_active_link(session, tenant, {c.id for c in contacts}),
+        other_client_contacts=_other_client_contacts(adapter, tenant, client_id, addresses),
+        dismissed_object_ids=frozenset(reviews["dismissed"]),
+        open_review_object_ids=frozenset(reviews["open"]),
+    )
+    return LoadedState(local=local, link_ids={row.entra_object_id: row.id for row in rows})
