@@ -215,6 +215,8 @@ def _queue_reviews(session: Session, job: TenantJob, plan: Plan) -> None:
                 "other_mails": list(item.user.other_mails),
                 "account_enabled": item.user.account_enabled,
                 "job_title": item.user.job_title,
+                "mobile_phone": item.user.mobile_phone,
+                "business_phones": list(item.user.business_phones),
                 "other_client_contacts": [
                     {"contact_id": contact_id, "client_id": client_id}
                     for contact_id, client_id in item.other_client_contacts

@@ -1,19 +1,21 @@
 """Reads what the planner needs about one Microsoft tenant: our link rows, the mapped client's contacts, other clients'
-addresses, the review queue and the tenant's settings. Bulk queries only (a handful per Microsoft tenant)."""
+addresses, the review queue and the tenant's settings (whose stored filter format is defined here). Bulk queries only
+(a handful per Microsoft tenant)."""
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
+from .errors import ValidationFailed
 from .host import HostAdapter
 from .models import ContactLink, ReconciliationItem, SyncSettings
 from .providers.base import UserListing
-from .reconcile import FILTER_KEYS, LinkState, LocalState, OtherClientContact, PlanSettings
+from .reconcile import DEFAULT_SERVICE_PATTERNS, LinkState, LocalState, OtherClientContact, PlanSettings
 from .reconcile.user_fields import match_addresses
 
 IN_CHUNK = 2000
@@ -44,23 +46,55 @@ def lock_microsoft_tenant(session: Session, tenant: str, entra_tenant_id: str) -
         )
 
 
-def plan_settings(session: Session, tenant: str, *, released: bool = False) -> PlanSettings:
-    """The tenant's stored settings as the planner's settings (defaults when never saved).
+#: The user filters, named as the settings API, the settings page and the ``entra_sync_settings.filters`` column name
+#: them (the one stored format), with the planner's defaults. ``skip_service_accounts`` on means the default
+#: service/shared-mailbox patterns apply; users without a usable email are always skipped.
+FILTER_DEFAULTS: dict[str, Any] = {
+    "skip_guests": PlanSettings.skip_guests,
+    "skip_unlicensed": PlanSettings.skip_unlicensed,
+    "skip_service_accounts": True,
+    "custom_patterns": (),
+}
 
-    The settings page stores ``skip_service_accounts`` (on: the default service/shared-mailbox patterns apply);
-    the planner takes the patterns themselves.
+
+def settings_for_planner(
+    filters: Mapping[str, Any],
+    field_toggles: Mapping[str, Any],
+    *,
+    mass_inactivation_min: int,
+    mass_inactivation_percent: float,
+    released: bool = False,
+) -> PlanSettings:
+    """Stored settings as the planner's; also how the settings action validates a save (one set of rules).
+
+    Raises ValidationFailed for an unknown filter or toggle, a bad pattern or an out-of-range threshold.
     """
+    unknown = sorted(set(filters) - set(FILTER_DEFAULTS))
+    if unknown:
+        raise ValidationFailed(
+            f"Unknown user filter(s): {', '.join(unknown)}.", advice=f"Use some of: {', '.join(FILTER_DEFAULTS)}."
+        )
+    chosen = {**FILTER_DEFAULTS, **filters}
+    return PlanSettings(
+        field_toggles=frozenset(name for name, enabled in field_toggles.items() if enabled),
+        skip_guests=bool(chosen["skip_guests"]),
+        skip_unlicensed=bool(chosen["skip_unlicensed"]),
+        service_patterns=DEFAULT_SERVICE_PATTERNS if chosen["skip_service_accounts"] else (),
+        custom_patterns=tuple(chosen["custom_patterns"]),
+        mass_inactivation_min=mass_inactivation_min,
+        mass_inactivation_percent=mass_inactivation_percent,
+        released=released,
+    )
+
+
+def plan_settings(session: Session, tenant: str, *, released: bool = False) -> PlanSettings:
+    """The tenant's stored settings as the planner's settings (defaults when never saved)."""
     row = session.get(SyncSettings, tenant)
     if row is None:
         return PlanSettings(released=released)
-    stored = dict(row.filters or {})
-    skip_service_accounts = stored.pop("skip_service_accounts", True)
-    filters: dict[str, Any] = {name: value for name, value in stored.items() if name in FILTER_KEYS}
-    if not skip_service_accounts:
-        filters["service_patterns"] = ()
-    return PlanSettings.from_stored(
+    return settings_for_planner(
+        row.filters or {},
         row.field_toggles or {},
-        filters,
         mass_inactivation_min=row.mass_inactivation_min,
         mass_inactivation_percent=row.mass_inactivation_percent,
         released=released,

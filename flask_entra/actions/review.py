@@ -9,8 +9,10 @@ from sqlalchemy.exc import IntegrityError
 
 from .. import flags
 from ..errors import Conflict, NotFound, ValidationFailed
-from ..host import READ, UPDATE, NewContact, Principal
+from ..host import READ, UPDATE, Principal
 from ..models import ContactLink, ReconciliationItem, utcnow
+from ..providers.base import EntraUser
+from ..reconcile.user_fields import new_contact
 from . import serialize
 from ._common import enter, field, json_object, one_of_tenant, session
 
@@ -51,9 +53,10 @@ def resolve_item(principal: Principal | None, item_id: str, payload: Any) -> dic
     action = field(body, "action", str)
     if action not in ("link_existing", "create_new", "dismiss"):
         raise ValidationFailed("'action' must be link_existing, create_new or dismiss.")
+    s = session()
+    s.refresh(item, with_for_update=True)  # two reviewers resolving at once: the second sees the first's outcome
     if item.status != "open":
         raise Conflict("This item is already resolved.")
-    s = session()
     contact_id: str | None = None
     if action == "link_existing":
         contact_id = str(field(body, "contact_id", (str, int)))
@@ -61,23 +64,11 @@ def resolve_item(principal: Principal | None, item_id: str, payload: Any) -> dic
         if not found or found[0].client_id != item.client_id:
             raise NotFound("That contact is not a contact of this item's client.")
     elif action == "create_new":
-        user = item.user or {}
-        contact_id = state.adapter.create_contacts(
-            principal.tenant,
-            [
-                NewContact(
-                    client_id=item.client_id,
-                    full_name=user.get("display_name") or user.get("upn") or "Entra user",
-                    email=user.get("mail") or user.get("upn"),
-                    phone=user.get("phone"),
-                    mobile=user.get("mobile"),
-                    job_title=user.get("job_title"),
-                )
-            ],
-        )[0]
+        new = new_contact(_queued_user(item), item.client_id)  # the same contact a sync would have created
+        contact_id = state.adapter.create_contacts(principal.tenant, [new])[0]
     try:
         if contact_id is not None:
-            _link(principal.tenant, item, contact_id, user=item.user or {})
+            _link(principal.tenant, item, contact_id)
         item.status = "dismissed" if action == "dismiss" else "resolved"
         item.resolution, item.resolved_contact_id = action, contact_id
         item.resolved_by, item.resolved_at = principal.user_id, utcnow()
@@ -88,7 +79,23 @@ def resolve_item(principal: Principal | None, item_id: str, payload: Any) -> dic
     return serialize.review_item(item, [])
 
 
-def _link(tenant: str, item: ReconciliationItem, contact_id: str, *, user: dict[str, Any]) -> None:
+def _queued_user(item: ReconciliationItem) -> EntraUser:
+    """The user as the sync stored it on the item (``entra_reconciliation_items.user``)."""
+    user = item.user or {}
+    return EntraUser(
+        object_id=item.entra_object_id,
+        user_principal_name=user.get("user_principal_name") or "",
+        display_name=user.get("display_name") or "",
+        mail=user.get("mail"),
+        other_mails=tuple(user.get("other_mails") or ()),
+        account_enabled=bool(user.get("account_enabled", True)),
+        job_title=user.get("job_title"),
+        mobile_phone=user.get("mobile_phone"),
+        business_phones=tuple(user.get("business_phones") or ()),
+    )
+
+
+def _link(tenant: str, item: ReconciliationItem, contact_id: str) -> None:
     """Point the identity at the chosen contact (reusing its link row if one exists, e.g. from an old link)."""
     s = session()
     row = (
@@ -104,7 +111,8 @@ def _link(tenant: str, item: ReconciliationItem, contact_id: str, *, user: dict[
         row = ContactLink(tenant=tenant, entra_tenant_id=item.entra_tenant_id, entra_object_id=item.entra_object_id)
         s.add(row)
     row.client_id, row.contact_id, row.active = item.client_id, contact_id, True
-    row.upn, row.mail = user.get("upn"), user.get("mail")
-    row.account_enabled, row.link_reason = bool(user.get("account_enabled", True)), "resolved"
+    user = _queued_user(item)
+    row.upn, row.mail = user.user_principal_name or None, user.mail
+    row.account_enabled, row.link_reason = user.account_enabled, "resolved"
     row.inactivated_by_sync, row.inactivation_reason, row.updated_at = False, None, utcnow()
     s.flush()
