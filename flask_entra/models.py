@@ -151,6 +151,7 @@ class SyncRunTenant(EntraBase):
     status: Mapped[str] = mapped_column(String(16), default="pending")  # pending|running|completed|failed|held|released
     counters: Mapped[dict[str, Any]] = mapped_column(default=dict)
     held_inactivations: Mapped[list[Any]] = mapped_column(default=list)
+    examples: Mapped[dict[str, Any]] = mapped_column(default=dict)  # dry runs: a few names per kind of change
     error: Mapped[str | None] = mapped_column(Text)
     started_at: Mapped[datetime | None]
     finished_at: Mapped[datetime | None]

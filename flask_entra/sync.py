@@ -22,6 +22,7 @@ from .host import ContactUpdate, HostAdapter
 from .models import ContactLink, ReconciliationItem, SyncRun, SyncRunTenant, new_id, utcnow
 from .providers.base import UserListing
 from .reconcile import Identity, Inactivation, Plan, plan_sync
+from .sqlalchemy_adapter.bulk import bulk_for
 from .sync_runs import FINISHED_TENANT_STATES, recompute_run, refresh_progress, tenant_row
 from .sync_state import load_links, load_state, lock_microsoft_tenant, plan_settings
 
@@ -85,6 +86,7 @@ def sync_tenant(session: Session, adapter: HostAdapter, job: TenantJob, listing:
         row.status, row.counters, row.error, row.finished_at = result.status, result.counters, result.error, now
         row.client_id = job.client_id
         row.held_inactivations = [] if job.dry_run else [_held_entry(item) for item in plan.held_inactivations]
+        row.examples = _examples(plan) if job.dry_run else {}
         session.flush()
         refresh_progress(session, job.tenant, job.run_id)
         session.commit()
@@ -97,6 +99,16 @@ def sync_tenant(session: Session, adapter: HostAdapter, job: TenantJob, listing:
 def _incomplete_note(listing: UserListing) -> str:
     cause = f": {listing.error}" if listing.error else ""
     return f"The user listing was incomplete{cause}. Links and new contacts were applied; nothing was inactivated."
+
+
+def _examples(plan: Plan, limit: int = 5) -> dict[str, list[str]]:
+    """A few names per kind of change, so a dry run's preview shows who would be affected (names only, no secrets)."""
+    return {
+        "created": [c.contact.full_name for c in plan.creates[:limit]],
+        "linked": [link.identity.upn or link.identity.object_id for link in plan.links[:limit]],
+        "queued": [r.user.display_name or r.user.user_principal_name for r in plan.reviews[:limit]],
+        "inactivated": [i.object_id for i in (plan.inactivations or plan.held_inactivations)[:limit]],
+    }
 
 
 def _held_entry(item: Inactivation) -> dict[str, str]:
@@ -186,7 +198,7 @@ class _LinkWrites:
 
     def write(self, session: Session) -> None:
         if self.inserts:
-            session.execute(insert(LINKS), self.inserts)
+            bulk_for(session).insert(LINKS, self.inserts, returning=None)  # one statement whatever the count
         groups: dict[tuple[str, ...], list[dict[str, Any]]] = defaultdict(list)
         for link_id, values in self.updates.items():
             groups[tuple(sorted(values))].append({"link_id": link_id, **{f"v_{k}": v for k, v in values.items()}})

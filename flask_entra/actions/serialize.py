@@ -87,6 +87,7 @@ def run_tenant(row: SyncRunTenant) -> dict[str, Any]:
         "counters": dict(row.counters or {}),
         "held": row.status == "held",
         "held_inactivations": len(row.held_inactivations or []),
+        "examples": dict(row.examples or {}),
         "error": row.error,
         "started_at": iso(row.started_at),
         "finished_at": iso(row.finished_at),

@@ -59,11 +59,24 @@ def discover(principal: Principal) -> ResponseReturnValue:
     )
 
 
+def tenant_labels(principal: Principal) -> dict[str, str]:
+    """Microsoft tenant id -> "name → client" for the run views: a bare tenant id means nothing to an admin."""
+    labels = {}
+    for tenant in actions.list_tenants(principal):
+        client = (tenant.get("mapping") or {}).get("client_name")
+        labels[tenant["entra_tenant_id"]] = f"{tenant['display_name']} → {client}" if client else tenant["display_name"]
+    return labels
+
+
 @bp.get("/sync")
 @guarded(permission=READ, page=True)
 def sync(principal: Principal) -> ResponseReturnValue:
     return render_template(
-        "entra/sync.html", principal=principal, status=actions.get_status(principal), can_update=principal.can(UPDATE)
+        "entra/sync.html",
+        principal=principal,
+        status=actions.get_status(principal),
+        can_update=principal.can(UPDATE),
+        tenant_labels=tenant_labels(principal),
     )
 
 
@@ -81,6 +94,7 @@ def run_detail(principal: Principal, run_id: str) -> ResponseReturnValue:
         principal=principal,
         run=actions.get_run(principal, run_id),
         can_update=principal.can(UPDATE),
+        tenant_labels=tenant_labels(principal),
     )
 
 
