@@ -1,7 +1,7 @@
 """``flask --app example_host seed-demo``: two MSP tenants, their users, clients and contacts (idempotent).
 
 Contacts of acme's clients share addresses with users of the simulator's demo customer tenants (for example
-``a.smith@contoso.com``), so a first sync links some contacts and creates others. Globex also has a "Contoso Ltd",
+``megan.bowen@contoso.com``, ``isaiah.langer@fabrikam.com``), so a first sync links some contacts and creates others. Globex also has a "Contoso Ltd",
 with the same contact address, for tenant-isolation checks.
 """
 
@@ -51,11 +51,11 @@ CLIENTS: dict[str, tuple[DemoClient, ...]] = {
             DemoContact("Front Desk", "reception@contoso.com", "Reception", "+1 425 555 0100"),
         )),
         DemoClient("Fabrikam, Inc.", "fabrikam.com", (
-            DemoContact("Pat Kim", "p.kim@fabrikam.com", "Chief Financial Officer"),
+            DemoContact("Isaiah Langer", "isaiah.langer@fabrikam.com", "Chief Financial Officer"),
             DemoContact("Lee Chen", "lee.chen@fabrikam.com", "Office Manager", "+1 206 555 0142"),
         )),
         DemoClient("Northwind Traders", "northwindtraders.com", (
-            DemoContact("Nancy Davolio", "n.davolio@northwindtraders.com", "Sales Representative"),
+            DemoContact("Nestor Wilke", "nestor.wilke@northwindtraders.com", "Sales Representative"),
             DemoContact("Andrew Fuller", "a.fuller@northwindtraders.com", "Vice President, Sales"),
             DemoContact("Janet Leverling", "j.leverling@northwindtraders.com", "Sales Representative"),
         )),

@@ -108,7 +108,9 @@ def _check_config(app: Flask) -> None:
     edition = app.config["ENTRA_EDITION"]
     if edition is not None and edition not in EDITIONS:
         raise ConfigurationError(f"ENTRA_EDITION must be one of {EDITIONS}, not {edition!r}.")
-    providers = tuple(app.config["ENTRA_SECRET_PROVIDERS"])
+    providers = app.config["ENTRA_SECRET_PROVIDERS"]
+    if isinstance(providers, str):  # "env,vault" from an environment variable
+        providers = [p.strip() for p in providers.split(",")]
     if "vault" in providers and not app.config["ENTRA_VAULT_URL"]:
         raise ConfigurationError(
             "ENTRA_SECRET_PROVIDERS names 'vault' but ENTRA_VAULT_URL is not set.",

@@ -57,5 +57,5 @@ def _public_message(exc: EntraError) -> str:
 
 def _login_url() -> str:
     view = get_state().config["ENTRA_LOGIN_VIEW"]
-    base = view if view.startswith("/") else url_for(view)
+    base = view if view.startswith(("/", "http://", "https://")) else url_for(view)
     return f"{base}?next={request.full_path.rstrip('?')}"
