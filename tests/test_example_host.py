@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from example_host import create_app
 from example_host.models import Client, Contact, Tenant, User, db
 from flask_entra import migrate as entra_migrate
-from flask_entra.models import TenantMapping
+from flask_entra.models import ManagedTenantRow, TenantMapping
 from tests.plugins.host import csrf_from, set_all_flags, sign_in
 
 
@@ -90,6 +90,7 @@ def test_integrations_settings_need_read_permission(ee_app: Flask) -> None:
 def test_pages_embed_the_entra_surfaces_only_where_allowed(ee_app: Flask, ce_app: Flask) -> None:
     contoso = client_id(ee_app, "acme", "Contoso Ltd")
     with ee_app.app_context():
+        db.session.add(ManagedTenantRow(tenant="acme", entra_tenant_id="contoso-tenant", display_name="Contoso"))
         db.session.add(
             TenantMapping(
                 tenant="acme",
