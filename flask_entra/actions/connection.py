@@ -7,32 +7,53 @@ holds no secret. Switching type removes the other type's secrets.
 from __future__ import annotations
 
 import hashlib
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import delete, select
+from sqlalchemy import Row, delete, select
 
 from .. import flags
 from .. import secrets as names
 from ..errors import Conflict, ConnectionFailed, EntraError, ValidationFailed
 from ..host import UPDATE, Principal
 from ..models import Connection, OAuthState, utcnow
+from ..providers.advice import aadsts_code, advice_for_aadsts
 from ..providers.base import Provider
 from ..providers.cipp import CippProvider
 from ..providers.direct import DirectProvider
 from ..providers.direct_oauth import redeem_code, start_authorization
-from ..providers.http import HttpClient, http_client_from_config
+from ..providers.http import HttpClient, http_client_from_config, scrub
 from ..state import EntraState, get_state
 from . import serialize
 from ._common import enter, field, json_object, session
 from .schedules import reconcile_schedule
 
 STATE_TTL = timedelta(minutes=15)
+#: An operator waits on connect and validate: one retry at most, not the worker's patient budget.
+INTERACTIVE_MAX_RETRIES = 1
+_START_AGAIN = "Start again from the Connect step."
+_NOTHING_SAVED = "Nothing was saved; fix the cause above, then connect again."
+_ADMIN_CONSENT = (
+    "The app registration is not consented in your partner tenant: a Global Administrator of the partner tenant "
+    "signs in once and accepts the consent for the organisation (or grants admin consent on the app's API "
+    "permissions in the Entra admin center), then connect again."
+)
+_DECLINED = (
+    "The sign-in was cancelled or the permissions were declined: connect again and accept them; if your account may "
+    "not consent, ask a Global Administrator to grant admin consent first."
+)
+#: At the callback an AADSTS code is about the partner tenant, not a customer: advice worded for that moment.
+_SIGN_IN_ADVICE_BY_ERROR = {"consent_required": _ADMIN_CONSENT, "access_denied": _DECLINED}
+_SIGN_IN_ADVICE_BY_CODE = {65001: _ADMIN_CONSENT, 90094: _ADMIN_CONSENT, 65004: _DECLINED}
 
 
-def _http(state: EntraState) -> HttpClient:
-    return http_client_from_config(state.config)
+def _http(state: EntraState, *, interactive: bool = False) -> HttpClient:
+    """One client per process and purpose: building one costs a TLS context (tens of ms of CPU)."""
+    overrides = {"max_retries": min(INTERACTIVE_MAX_RETRIES, int(state.config["ENTRA_HTTP_MAX_RETRIES"]))}
+    name, settings = ("http-interactive", overrides) if interactive else ("http", {})
+    client: HttpClient = state.once(name, lambda: http_client_from_config(state.config, **settings))
+    return client
 
 
 def _app_credentials(state: EntraState) -> tuple[str, str]:
@@ -78,36 +99,14 @@ def connect_direct(principal: Principal | None, redirect_uri: str) -> dict[str, 
 def complete_direct(principal: Principal | None, params: dict[str, str], redirect_uri: str) -> dict[str, Any]:
     """The OAuth callback: state (single use, same tenant and user), code, probe, then save. Raises ConnectionFailed."""
     principal, state = enter(principal, UPDATE)
-    raw_state = params.get("state") or ""
-    s = session()
-    pending = (
-        s.execute(select(OAuthState).filter_by(tenant=principal.tenant, state_hash=_state_hash(raw_state)))
-        .scalars()
-        .first()
-    )
-    if (
-        pending is None
-        or pending.user_id != principal.user_id
-        or pending.created_at.replace(tzinfo=utcnow().tzinfo) < utcnow() - STATE_TTL
-    ):
-        raise ConnectionFailed(
-            "The sign-in could not be matched to a request from this session (expired, reused or forged state).",
-            advice="Start again from the Connect step.",
-        )
-    s.delete(pending)  # single use, even when what follows fails
-    s.commit()
+    pending = _consume_state(principal, params.get("state") or "")
     if params.get("error"):
-        from ..providers.advice import aadsts_code, advice_for_aadsts
-
-        description = params.get("error_description", "")
-        raise ConnectionFailed(
-            f"Microsoft refused the sign-in ({params['error']}).",
-            advice=advice_for_aadsts(aadsts_code(description), params["error"]),
-        )
+        raise _sign_in_refused(params["error"], params.get("error_description") or "")
     if not params.get("code"):
-        raise ConnectionFailed("Microsoft returned no authorization code.", advice="Start again from the Connect step.")
+        raise ConnectionFailed("Microsoft returned no authorization code.", advice=_START_AGAIN)
     client_id, client_secret = _app_credentials(state)
-    http = _http(state)
+    http = _http(state, interactive=True)
+    rotated: list[str] = []
     try:
         signed_in = redeem_code(
             client_id=client_id,
@@ -119,17 +118,14 @@ def complete_direct(principal: Principal | None, params: dict[str, str], redirec
             login_base_url=state.config["ENTRA_LOGIN_BASE_URL"],
             http=http,
         )
-        rotated: list[str] = []
-        provider = _direct(state, signed_in.partner_tenant_id, signed_in.refresh_token, rotated.append, http)
-        probe = provider.validate()
+        # The probe refreshes the partner token (which may rotate the refresh token) and reads GDAP relationships.
+        probe = _direct(state, signed_in.partner_tenant_id, signed_in.refresh_token, rotated.append, http).validate()
     except EntraError as exc:
-        raise ConnectionFailed(f"Connecting failed: {exc.message}", advice=exc.advice) from None
-    finally:
-        http.close()
+        partner_advice = _SIGN_IN_ADVICE_BY_CODE.get(getattr(exc, "aadsts", None) or 0)
+        raise ConnectionFailed(f"Connecting failed: {exc.message}", advice=partner_advice or exc.advice) from None
     if not probe.ok:
-        raise ConnectionFailed(
-            f"Microsoft Graph could not be read with this sign-in: {probe.message}",
-            advice="Check the delegated permissions and GDAP roles, then retry.",
+        raise ConnectionFailed(  # the probe's message already carries the cause's own advice
+            f"Microsoft Graph could not be read with this sign-in: {probe.message}", advice=_NOTHING_SAVED
         )
     _activate(
         principal,
@@ -139,6 +135,40 @@ def complete_direct(principal: Principal | None, params: dict[str, str], redirec
         partner_tenant_id=signed_in.partner_tenant_id,
     )
     return {"connected": True, "type": "direct"}
+
+
+def _consume_state(principal: Principal, raw_state: str) -> Row[tuple[str, str, datetime]]:
+    """Delete and return the pending sign-in in one statement, so two callbacks can never both use it.
+
+    The tenant and user are part of the match: another user presenting the state neither uses nor burns it.
+    """
+    s = session()
+    pending = s.execute(
+        delete(OAuthState)
+        .where(
+            OAuthState.tenant == principal.tenant,
+            OAuthState.state_hash == _state_hash(raw_state),
+            OAuthState.user_id == principal.user_id,
+        )
+        .returning(OAuthState.code_verifier, OAuthState.nonce, OAuthState.created_at)
+    ).one_or_none()
+    s.commit()  # the state is spent even when what follows fails
+    if pending is None or pending.created_at.replace(tzinfo=utcnow().tzinfo) < utcnow() - STATE_TTL:
+        raise ConnectionFailed(
+            "The sign-in could not be matched to a request from this session (expired, reused or forged state).",
+            advice=_START_AGAIN,
+        )
+    return pending
+
+
+def _sign_in_refused(error: str, description: str) -> ConnectionFailed:
+    """Microsoft redirected back with ``?error=``: name the error and its AADSTS code, advise for the partner side."""
+    code = aadsts_code(description)
+    advice = (
+        _SIGN_IN_ADVICE_BY_ERROR.get(error) or _SIGN_IN_ADVICE_BY_CODE.get(code or 0) or advice_for_aadsts(code, error)
+    )
+    reason = scrub(error)[:64] + (f", AADSTS{code}" if code else "")
+    return ConnectionFailed(f"Microsoft refused the sign-in ({reason}).", advice=advice)
 
 
 def connect_cipp(principal: Principal | None, payload: Any) -> dict[str, Any]:
@@ -156,20 +186,21 @@ def connect_cipp(principal: Principal | None, payload: Any) -> dict[str, Any]:
     }
     if not all(credentials.values()):
         raise ValidationFailed("'client_id', 'client_secret' and 'tenant_id' must not be empty.")
-    http = _http(state)
-    try:
-        probe = _cipp(state, base_url, credentials, http).validate()
-    except EntraError as exc:
-        raise ConnectionFailed(
-            f"CIPP-API could not be reached with these details: {exc.message}", advice=exc.advice
-        ) from None
-    finally:
-        http.close()
+    provider = _cipp(state, base_url, credentials, _http(state, interactive=True))
+    probe = provider.validate()
     if not probe.ok:
         raise ConnectionFailed(
-            f"CIPP-API refused the connection: {probe.message}",
-            advice="Check the API client's role in CIPP and the tenant id.",
+            f"CIPP-API could not be used with these details: {probe.message}",
+            advice="Nothing was saved; check the CIPP-API URL, the API client's id, secret and role in CIPP, and the "
+            "tenant id, then connect again.",
         )
+    try:
+        # CIPP reports its own failures as HTTP 200 rows; only a tenant listing shows CIPP itself can reach Microsoft.
+        provider.list_managed_tenants()
+    except EntraError as exc:
+        raise ConnectionFailed(
+            f"CIPP-API answered but cannot list tenants: {exc.message}", advice=exc.advice or _NOTHING_SAVED
+        ) from None
     _activate(principal, state, "cipp", credentials, cipp_base_url=base_url)
     return {"connected": True, "type": "cipp"}
 
@@ -227,13 +258,16 @@ def _cipp(state: EntraState, base_url: str, credentials: dict[str, str], http: H
     )
 
 
-def provider_for(tenant: str, state: EntraState | None = None) -> Provider:
-    """The active connection's provider (used by workflows' activities). Conflict when there is none."""
+def provider_for(tenant: str, state: EntraState | None = None, *, interactive: bool = False) -> Provider:
+    """The active connection's provider (workflows' activities; ``interactive`` for an operator waiting on it).
+
+    Conflict when there is none. A rotated refresh token is written back to the secret store as soon as it arrives.
+    """
     state = state or get_state()
     connection = session().execute(select(Connection).filter_by(tenant=tenant, status="active")).scalars().first()
     if connection is None:
         raise Conflict("No active Microsoft connection; connect in step 1 of the Entra wizard.")
-    http = _http(state)
+    http = _http(state, interactive=interactive)
     if connection.connection_type == "direct":
         token = state.secrets.get(tenant, names.DIRECT_REFRESH_TOKEN)
         if not token:
@@ -262,7 +296,7 @@ def validate_connection(principal: Principal | None) -> dict[str, Any]:
     principal, state = enter(principal, UPDATE)
     connection = _active(principal.tenant)
     try:
-        result = provider_for(principal.tenant, state).validate()
+        result = provider_for(principal.tenant, state, interactive=True).validate()
         error = None if result.ok else result.message
     except EntraError as exc:
         error = str(exc)

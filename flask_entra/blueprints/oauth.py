@@ -6,7 +6,7 @@ from flask import current_app, flash, redirect, request, url_for
 from flask.typing import ResponseReturnValue
 
 from ..actions.connection import complete_direct
-from ..errors import ConnectionFailed
+from ..errors import EntraError
 from ..host import UPDATE, Principal
 from ..security import guarded
 from .common import api_blueprint
@@ -26,7 +26,7 @@ def callback(principal: Principal) -> ResponseReturnValue:
     params = {k: request.args.get(k, "") for k in ("state", "code", "error", "error_description")}
     try:
         complete_direct(principal, params, redirect_uri())
-    except ConnectionFailed as exc:
+    except EntraError as exc:  # a browser arrives here: the connect page shows the advice, never a JSON error
         flash(str(exc), "entra-error")
         return redirect(url_for("entra_pages.connect"))
     flash("Connected to Microsoft. Next: discover your customer tenants.", "entra-ok")
