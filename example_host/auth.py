@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import LoginManager, current_user, login_user, logout_user
 from flask_wtf import FlaskForm
@@ -51,6 +53,15 @@ def logout() -> Response:
 
 
 def _safe_next() -> str | None:
-    """Only a path on this site: ``next`` must never send a user elsewhere after sign-in."""
+    """Only a path on this site: ``next`` must never send a user elsewhere after sign-in.
+
+    Browsers drop tabs and newlines from a Location and read a backslash as a slash, so ``/\t/evil.example`` would
+    leave the site: any control character, space or backslash disqualifies the target.
+    """
     target = request.args.get("next", "")
-    return target if target.startswith("/") and not target.startswith("//") and "\\" not in target else None
+    if not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return None
+    if any(ord(char) <= 0x20 or ord(char) == 0x7F for char in target):
+        return None
+    parts = urlsplit(target)
+    return target if not parts.scheme and not parts.netloc else None

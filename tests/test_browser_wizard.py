@@ -83,7 +83,7 @@ def test_dry_run_then_initial_sync_with_progress_and_run_detail(page: Page) -> N
     assert dry["dry_run"] and dry["status"] == "completed"
     shown = page.locator("#dry-counters").inner_text()
     assert shown == " · ".join(f"{label} {dry['counters'].get(k, 0)}" for k, label in COUNTERS.items())
-    assert dry["counters"]["created"] > 0 and dry["counters"]["linked"] == 1 and dry["counters"]["ambiguous"] == 1
+    assert dry["counters"]["created"] > 0 and dry["counters"]["linked"] == 2 and dry["counters"]["ambiguous"] == 1
 
     run_id = initial_sync(page)
     expect(page.locator("#sync-status")).to_have_text("completed · 4 of 4 tenants")

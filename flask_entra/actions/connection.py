@@ -7,6 +7,7 @@ holds no secret. Switching type removes the other type's secrets.
 from __future__ import annotations
 
 import hashlib
+import re
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
@@ -29,6 +30,7 @@ from . import serialize
 from ._common import enter, field, json_object, session
 from .schedules import reconcile_schedule
 
+DIRECTORY_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9.-]{0,253}")
 STATE_TTL = timedelta(minutes=15)
 #: An operator waits on connect and validate: one retry at most, not the worker's patient budget.
 INTERACTIVE_MAX_RETRIES = 1
@@ -186,6 +188,11 @@ def connect_cipp(principal: Principal | None, payload: Any) -> dict[str, Any]:
     }
     if not all(credentials.values()):
         raise ValidationFailed("'client_id', 'client_secret' and 'tenant_id' must not be empty.")
+    for name in (names.CIPP_CLIENT_ID, names.CIPP_TENANT_ID):  # both end up inside URLs (authority, scope)
+        if not DIRECTORY_ID.fullmatch(credentials[name]):
+            raise ValidationFailed(
+                "'client_id' and 'tenant_id' must be ids or domain names (letters, digits, '.', '-')."
+            )
     provider = _cipp(state, base_url, credentials, _http(state, interactive=True))
     probe = provider.validate()
     if not probe.ok:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import jsonify, request
+from flask import current_app, jsonify, request
 from flask.typing import ResponseReturnValue
 
 from .. import actions, flags
@@ -10,6 +10,7 @@ from ..host import READ, UPDATE, Principal
 from ..security import guarded
 from .common import api_blueprint, json_body
 from .oauth import redirect_uri
+from .openapi import build_document
 
 bp = api_blueprint("entra_api", __name__)
 
@@ -18,6 +19,12 @@ bp = api_blueprint("entra_api", __name__)
 @guarded(permission=READ)
 def status(principal: Principal) -> ResponseReturnValue:
     return jsonify(actions.get_status(principal))
+
+
+@bp.get("/openapi.json")
+@guarded(permission=READ)
+def openapi_document(principal: Principal) -> ResponseReturnValue:
+    return jsonify(build_document(current_app))
 
 
 @bp.post("/connect/direct")

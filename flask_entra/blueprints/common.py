@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlencode
 
 from flask import Blueprint, jsonify, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_wtf.csrf import CSRFError
 
-from ..errors import EntraError, NotAuthenticated
+from ..errors import EntraError, NotAuthenticated, ValidationFailed
 from ..security import check_csrf
 from ..state import get_state
 
@@ -18,8 +19,15 @@ def json_body() -> Any:
     return request.get_json(silent=True)
 
 
+def refuse_nul() -> None:
+    """U+0000 is never meaningful here and PostgreSQL refuses it in text: a clear 400 instead of a database error."""
+    if "\x00" in request.path or b"%00" in request.query_string or b"\\u0000" in request.get_data(cache=True):
+        raise ValidationFailed("The request contains a NUL character.")
+
+
 def api_blueprint(name: str, import_name: str) -> Blueprint:
     bp = Blueprint(name, import_name)
+    bp.before_request(refuse_nul)
     bp.before_request(check_csrf)
 
     @bp.errorhandler(EntraError)
@@ -35,6 +43,7 @@ def api_blueprint(name: str, import_name: str) -> Blueprint:
 
 def page_blueprint(name: str, import_name: str) -> Blueprint:
     bp = Blueprint(name, import_name)
+    bp.before_request(refuse_nul)
     bp.before_request(check_csrf)
 
     @bp.errorhandler(EntraError)
@@ -58,4 +67,4 @@ def _public_message(exc: EntraError) -> str:
 def _login_url() -> str:
     view = get_state().config["ENTRA_LOGIN_VIEW"]
     base = view if view.startswith(("/", "http://", "https://")) else url_for(view)
-    return f"{base}?next={request.full_path.rstrip('?')}"
+    return f"{base}?{urlencode({'next': request.full_path.rstrip('?')})}"
