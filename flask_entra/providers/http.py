@@ -12,6 +12,7 @@ import re
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -151,37 +152,48 @@ class HttpClient:
     ) -> Iterator[list[Any]]:
         """Yield each page's ``value`` list, following ``@odata.nextLink`` (an opaque absolute URL) until absent.
 
-        A failure after the first page raises :class:`IncompleteListing`: what was yielded must not count as complete.
-        The bearer token is only ever sent to the origin of ``url``.
+        The next page is requested before the current one is yielded, so the caller's work on a page (normalising a
+        thousand users) overlaps the next round trip instead of adding to it. A failure after the first page raises
+        :class:`IncompleteListing`: what was yielded must not count as complete. The bearer token is only ever sent to
+        the origin of ``url``.
         """
         origin = _origin(url)
-        next_url: str | None = url
-        next_params = params
         seen: set[str] = set()
         pages = 0
-        while next_url is not None:
-            try:
-                body = self.get_json(next_url, token=token, params=next_params, headers=headers)
-                if not isinstance(body, dict) or not isinstance(body.get("value"), list):
-                    raise ProviderError(f"GET {_path(url)} answered a page without a 'value' list.")
-            except ProviderError as exc:
-                if pages == 0:
-                    raise
-                raise IncompleteListing(
-                    f"The listing of {_path(url)} stopped after {pages} page(s): {exc.message}", advice=exc.advice
-                ) from exc
-            yield body["value"]
-            pages += 1
-            link = body.get("@odata.nextLink")
-            if link is None:
-                return
-            if not isinstance(link, str) or _origin(link) != origin or link in seen:
-                raise IncompleteListing(
-                    f"The listing of {_path(url)} stopped after {pages} page(s): the next-page link is unusable "
-                    "(not a string, another host, or a repeat)."
-                )
-            seen.add(link)
-            next_url, next_params = link, None
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="entra-next-page") as prefetch:
+            pending: Future[dict[str, Any]] | None = prefetch.submit(self._page, url, token, params, headers)
+            while pending is not None:
+                try:
+                    body = pending.result()
+                except ProviderError as exc:
+                    if pages == 0:
+                        raise
+                    raise IncompleteListing(
+                        f"The listing of {_path(url)} stopped after {pages} page(s): {exc.message}", advice=exc.advice
+                    ) from exc
+                pages += 1
+                link = body.get("@odata.nextLink")
+                pending, unusable = None, None
+                if link is not None:
+                    if not isinstance(link, str) or _origin(link) != origin or link in seen:
+                        unusable = IncompleteListing(
+                            f"The listing of {_path(url)} stopped after {pages} page(s): the next-page link is "
+                            "unusable (not a string, another host, or a repeat)."
+                        )
+                    else:
+                        seen.add(link)
+                        pending = prefetch.submit(self._page, link, token, None, headers)
+                yield body["value"]
+                if unusable is not None:
+                    raise unusable
+
+    def _page(
+        self, url: str, token: TokenGetter | None, params: Mapping[str, str] | None, headers: Mapping[str, str] | None
+    ) -> dict[str, Any]:
+        body = self.get_json(url, token=token, params=params, headers=headers)
+        if not isinstance(body, dict) or not isinstance(body.get("value"), list):
+            raise ProviderError(f"GET {_path(url)} answered a page without a 'value' list.")
+        return body
 
     def post_token(self, url: str, form: Mapping[str, str]) -> dict[str, Any]:
         """POST a token request; a refusal becomes :class:`ProviderAuthError` carrying the AADSTS code and advice."""
@@ -227,6 +239,10 @@ class HttpClient:
             self._count(requests=1)
             try:
                 response = self._client.request(method, url, params=params, headers=request_headers, data=data)
+            except httpx.InvalidURL as exc:  # not an HTTPError, and retrying cannot help
+                raise ProviderError(
+                    f"{method} {_path(url)}: the address is not valid: {exc}", advice="Check the service URL and ids."
+                ) from None
             except httpx.HTTPError as exc:
                 if attempt >= self.max_retries:
                     raise ProviderError(

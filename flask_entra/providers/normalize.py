@@ -82,7 +82,12 @@ def normalize_user(record: object, *, deleted: bool = False) -> EntraUser | Skip
         return SkippedRecord(reason="record is not a JSON object")
     fields = {str(key).lower(): value for key, value in record.items()}
     object_id = fields.get("id")
-    if not isinstance(object_id, str) or not object_id.strip() or len(object_id) > MAX_ID_CHARS:
+    if (
+        not isinstance(object_id, str)
+        or not object_id.strip()
+        or len(object_id) > MAX_ID_CHARS
+        or _CONTROL.search(object_id)
+    ):
         return SkippedRecord(reason="missing or invalid id")
     object_id = object_id.strip()
     upn = fields.get("userprincipalname")
@@ -117,14 +122,25 @@ def normalize_user(record: object, *, deleted: bool = False) -> EntraUser | Skip
 
 
 def collect_users(records: Iterable[object], listing: UserListing, seen: set[str], *, deleted: bool = False) -> None:
-    """Normalise a page into ``listing`` (``deleted`` or ``users``); an id already in ``seen`` is skipped, not doubled."""
+    """Normalise a page into ``listing`` (``deleted`` or ``users``); ``seen`` holds the ids met so far in this source.
+
+    An id listed again in an identical record is kept once. An id whose records disagree (one of them unusable, or two
+    different) is trusted in none: taking either would guess which record is the user, so all are skipped.
+    """
     target = listing.deleted if deleted else listing.users
     for record in records:
         result = normalize_user(record, deleted=deleted)
+        object_id = result.object_id
         if isinstance(result, SkippedRecord):
             listing.skipped.append(result)
-        elif result.object_id in seen:
-            listing.skipped.append(SkippedRecord(reason="duplicate id", object_id=result.object_id))
-        else:
-            seen.add(result.object_id)
+        elif object_id not in seen:
             target.append(result)
+        else:
+            listing.skipped.append(SkippedRecord(reason="duplicate id", object_id=object_id))
+        if object_id is None:
+            continue
+        accepted = next((user for user in target if user.object_id == object_id), None) if object_id in seen else None
+        if accepted is not None and accepted != result:
+            target.remove(accepted)
+            listing.skipped.append(SkippedRecord(reason="duplicate id", object_id=object_id))
+        seen.add(object_id)

@@ -111,7 +111,7 @@ def _cipp_user(user: dict[str, Any]) -> dict[str, Any]:
 
 def list_users(sim: SimulatorState) -> Response:
     tenant = _target(sim)
-    users = [_cipp_user(u) for u in sim.dataset.live_users(tenant)]
+    users = [_cipp_user(u) for u in sim.faults.listed(sim.dataset.live_users(tenant), tenant["tenantId"])]
     graph_pages = max(1, -(-len(users) // GRAPH_REQUEST_DEFAULT_TOP))  # CIPP reads Graph in pages of 999
     if sim.faults.page_fails(tenant["tenantId"], graph_pages - 1):
         raise CippError(500, "Could not retrieve users: the Graph request failed part-way through paging.")

@@ -52,6 +52,9 @@ class Faults:
     #: Tenant id -> number of pages of its users listing that succeed; later pages fail with ``fail_status``.
     fail_after_pages: dict[str, int] = field(default_factory=dict)
     fail_status: int = 503
+    #: Customer tenant ids whose user listings (Graph live and deleted users, CIPP ListUsers) answer an empty list with
+    #: success, as a CIPP instance can once the app's consent in that customer was revoked: every user seems to vanish.
+    empty_listing: list[str] = field(default_factory=list)
     #: Authorize answers with this OAuth error (e.g. "access_denied") instead of the consent page.
     authorize_error: str | None = None
     #: CIPP ListTenants answers HTTP 200 with its failure row.
@@ -125,6 +128,10 @@ class FaultEngine:
     def page_fails(self, tenant_id: str, page: int) -> bool:
         limit = self.faults.fail_after_pages.get(tenant_id)
         return limit is not None and page >= limit
+
+    def listed(self, users: list[dict[str, Any]], tenant_id: str) -> list[dict[str, Any]]:
+        """The users a listing of the tenant shows: none under ``empty_listing``."""
+        return [] if tenant_id in self.faults.empty_listing else users
 
     def malform(self, records: list[dict[str, Any]], tenant_id: str) -> list[dict[str, Any]]:
         """Break a seeded share of the records (already shaped for output), as buggy or odd directories do."""

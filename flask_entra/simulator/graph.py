@@ -145,7 +145,8 @@ def organization() -> Response:
 def _user_page(users: list[dict[str, Any]], default_select: tuple[str, ...], fragment: str) -> dict[str, Any]:
     sim = state()
     names = odata.selection(default_select, USER_PROPERTIES, "microsoft.graph.user")
-    body, page = odata.collection_page(users, fragment, USER_PAGE_DEFAULT, USER_PAGE_MAX)
+    body, page = odata.collection_page(sim.faults.listed(users, _tenant()["tenantId"]), fragment, USER_PAGE_DEFAULT,
+                                       USER_PAGE_MAX)
     _guard_page(sim, odata.skip_state()["p"])
     return {**body, "value": sim.faults.malform([odata.shape(u, names) for u in page], _tenant()["tenantId"])}
 

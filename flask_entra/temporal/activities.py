@@ -8,6 +8,7 @@ problems are non-retryable: retrying cannot fix them, the operator must act.
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import threading
 from collections.abc import Callable, Iterator
@@ -46,6 +47,9 @@ from .messages import (
 
 log = logging.getLogger(__name__)
 
+#: Seconds between the heartbeats of a running fetch; well under the workflows' heartbeat timeout.
+HEARTBEAT_INTERVAL_SECONDS = 5.0
+
 #: Builds the active connection's provider for an MSP tenant.
 ProviderFactory = Callable[[str], Provider]
 
@@ -82,6 +86,33 @@ def temporal_errors(doing: str) -> Iterator[None]:
         raise ApplicationError(
             f"Unexpected {type(exc).__name__} while {doing}. The worker log has details.", type=type(exc).__name__
         ) from None
+
+
+@contextmanager
+def heartbeating(every: float = HEARTBEAT_INTERVAL_SECONDS) -> Iterator[None]:
+    """Heartbeat from a side thread while the body runs.
+
+    A page waiting out a long Retry-After, or the apply step of a big tenant, sends no heartbeat of its own; beating
+    on the side lets the heartbeat timeout stay short, so the tenants of a worker that died are retried within it.
+    """
+    stop = threading.Event()
+    context = contextvars.copy_context()  # the activity's context, which activity.heartbeat needs
+
+    def beat() -> None:
+        while not stop.wait(every):
+            try:
+                context.run(activity.heartbeat)
+            except Exception:  # the worker is shutting down: its activities end with it
+                log.debug("heartbeat not sent", exc_info=True)
+                return
+
+    beater = threading.Thread(target=beat, name="entra-heartbeat", daemon=True)
+    beater.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        beater.join()
 
 
 def _run_identity(ref: RunRef) -> sync_runs.RunIdentity:
@@ -163,7 +194,7 @@ class EntraActivities:
     @activity.defn(name=SYNC_TENANT)
     def sync_tenant(self, job: TenantJob) -> TenantOutcome:
         request, target = job.run.request, job.target
-        with self._context(f"syncing Microsoft tenant {target.entra_tenant_id}") as state:
+        with self._context(f"syncing Microsoft tenant {target.entra_tenant_id}") as state, heartbeating():
             session = state.session
             tenant_job = sync.TenantJob(request.tenant, job.run.run_id, target.entra_tenant_id, target.client_id,
                                         request.dry_run)
@@ -200,7 +231,7 @@ class EntraActivities:
 
     @activity.defn(name=DISCOVER)
     def discover(self, tenant: str) -> DiscoverySummary:
-        with self._context("discovering managed tenants") as state:
+        with self._context("discovering managed tenants") as state, heartbeating():
             provider = self.providers.get(state.session, tenant)
             state.session.commit()
             found = provider.list_managed_tenants()

@@ -48,7 +48,8 @@ BOOKKEEPING_RETRY = RetryPolicy(
 )
 BOOKKEEPING_TIMEOUT = timedelta(minutes=2)
 TENANT_TIMEOUT = timedelta(minutes=30)
-HEARTBEAT_TIMEOUT = timedelta(minutes=2)
+#: Activities heartbeat every few seconds (activities.heartbeating): a dead worker's tenants are retried after this.
+HEARTBEAT_TIMEOUT = timedelta(seconds=20)
 
 
 def failure_reason(error: ActivityError) -> str:
