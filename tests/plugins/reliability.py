@@ -52,15 +52,39 @@ class Scale:
     run_timeout: float
 
 
-FAST = Scale("fast", tenants=3, users=24, page_size=8, kills=1, latency_ms=400, fuzz_examples=500,
-             fuzz_applied_examples=150, restart_shared_postgres=False, run_timeout=120)
-LONG = Scale("long", tenants=8, users=150, page_size=25, kills=3, latency_ms=300, fuzz_examples=5000,
-             fuzz_applied_examples=2000, restart_shared_postgres=True, run_timeout=600)
+FAST = Scale(
+    "fast",
+    tenants=3,
+    users=24,
+    page_size=8,
+    kills=1,
+    latency_ms=400,
+    fuzz_examples=500,
+    fuzz_applied_examples=150,
+    restart_shared_postgres=False,
+    run_timeout=120,
+)
+LONG = Scale(
+    "long",
+    tenants=8,
+    users=150,
+    page_size=25,
+    kills=3,
+    latency_ms=300,
+    fuzz_examples=5000,
+    fuzz_applied_examples=2000,
+    restart_shared_postgres=True,
+    run_timeout=600,
+)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    parser.addoption(OPTION, action="store_true", default=False,
-                     help="also run the long fault scenarios (marked 'reliability'); R10 restarts the shared PostgreSQL")
+    parser.addoption(
+        OPTION,
+        action="store_true",
+        default=False,
+        help="also run the long fault scenarios (marked 'reliability'); R10 restarts the shared PostgreSQL",
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -77,8 +101,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         items[:] = [item for item in items if not item.get_closest_marker("reliability")]
 
 
-@pytest.fixture(scope="session", params=[FAST, pytest.param(LONG, marks=pytest.mark.reliability)],
-                ids=lambda scale: scale.name)
+@pytest.fixture(
+    scope="session", params=[FAST, pytest.param(LONG, marks=pytest.mark.reliability)], ids=lambda scale: scale.name
+)
 def scale(request: pytest.FixtureRequest) -> Scale:
     result: Scale = request.param
     return result
@@ -156,8 +181,23 @@ def private_postgres() -> Iterator[PostgresCluster]:
         shutil.chown(sockets, "postgres")
     port = _free_port()
     pg_ctl = _postgres_bin("pg_ctl")
-    subprocess.run([*run_as, _postgres_bin("initdb"), "-D", str(data), "-U", "postgres", "--auth=trust",
-                    "--no-sync", "-E", "UTF8"], check=True, capture_output=True, timeout=120)
+    subprocess.run(
+        [
+            *run_as,
+            _postgres_bin("initdb"),
+            "-D",
+            str(data),
+            "-U",
+            "postgres",
+            "--auth=trust",
+            "--no-sync",
+            "-E",
+            "UTF8",
+        ],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
     options = f"-p {port} -k {sockets} -c listen_addresses=127.0.0.1 -c fsync=off"
     control = [pg_ctl, "-D", str(data), "-o", options, "-l", str(root / "server.log"), "-w", "-t", "60", "-m", "fast"]
     cluster = PostgresCluster(f"postgresql://postgres@127.0.0.1:{port}/postgres", control, run_as)
