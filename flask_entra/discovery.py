@@ -51,8 +51,9 @@ def _same(current: Any, wanted: Any) -> bool:
 def upsert_managed_tenants(session: Session, tenant: str, discovered: Sequence[ManagedTenant]) -> DiscoveryCounts:
     """Bring ``entra_managed_tenants`` in line with one complete discovery answer. Commits."""
     now = utcnow()
-    rows = {row.entra_tenant_id: row for row in session.execute(select(ManagedTenantRow).filter_by(tenant=tenant))
-            .scalars()}
+    rows = {
+        row.entra_tenant_id: row for row in session.execute(select(ManagedTenantRow).filter_by(tenant=tenant)).scalars()
+    }
     seen: set[str] = set()
     added = updated = returned = 0
     for found in discovered:
@@ -62,8 +63,11 @@ def upsert_managed_tenants(session: Session, tenant: str, discovered: Sequence[M
         wanted = _described(found)
         row = rows.get(found.entra_tenant_id)
         if row is None:
-            session.add(ManagedTenantRow(tenant=tenant, entra_tenant_id=found.entra_tenant_id, first_seen_at=now,
-                                         last_seen_at=now, **wanted))
+            session.add(
+                ManagedTenantRow(
+                    tenant=tenant, entra_tenant_id=found.entra_tenant_id, first_seen_at=now, last_seen_at=now, **wanted
+                )
+            )
             added += 1
             continue
         changed = {name: value for name, value in wanted.items() if not _same(getattr(row, name), value)}

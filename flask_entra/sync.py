@@ -149,8 +149,12 @@ def _apply(
 
 
 def _identity_values(identity: Identity, now: datetime) -> dict[str, Any]:
-    return {"upn": identity.upn, "mail": identity.mail, "account_enabled": identity.account_enabled,
-            "last_seen_at": now}
+    return {
+        "upn": identity.upn,
+        "mail": identity.mail,
+        "account_enabled": identity.account_enabled,
+        "last_seen_at": now,
+    }
 
 
 def mark_inactivated(links: _LinkWrites, inactivations: Iterable[Inactivation]) -> None:
@@ -164,9 +168,24 @@ class _LinkWrites:
     New rows are kept as tuples in the order of ``INSERT_KEYS``: at 100,000 new links, dicts would cost the worker
     some 50 MB more at its peak."""
 
-    INSERT_KEYS = ("tenant", "id", "entra_tenant_id", "entra_object_id", "created_at", "updated_at", "contact_id",
-                   "client_id", "active", "link_reason", "inactivated_by_sync", "inactivation_reason", "upn", "mail",
-                   "account_enabled", "last_seen_at")
+    INSERT_KEYS = (
+        "tenant",
+        "id",
+        "entra_tenant_id",
+        "entra_object_id",
+        "created_at",
+        "updated_at",
+        "contact_id",
+        "client_id",
+        "active",
+        "link_reason",
+        "inactivated_by_sync",
+        "inactivation_reason",
+        "upn",
+        "mail",
+        "account_enabled",
+        "last_seen_at",
+    )
 
     def __init__(self, job: TenantJob, link_ids: Mapping[str, str], now: datetime) -> None:
         self.job, self.link_ids, self.now = job, link_ids, now
@@ -280,7 +299,9 @@ def release_held(
         still_due = _still_due(session, adapter, tenant, entra_tenant_id, row.held_inactivations or [])
         now = utcnow()
         if still_due:
-            adapter.update_contacts(tenant, [ContactUpdate(item.contact_id, {"is_inactive": True}) for item in still_due])
+            adapter.update_contacts(
+                tenant, [ContactUpdate(item.contact_id, {"is_inactive": True}) for item in still_due]
+            )
             job = TenantJob(tenant, run_id, entra_tenant_id, row.client_id or "")
             link_ids = {link.entra_object_id: link.id for link in load_links(session, tenant, entra_tenant_id)}
             links = _LinkWrites(job, link_ids, now)

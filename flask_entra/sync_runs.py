@@ -107,8 +107,15 @@ def open_run(session: Session, run: RunIdentity) -> list[tuple[str, str]]:
         session,
         SyncRunTenant.__table__,  # type: ignore[arg-type]
         [
-            {"tenant": run.tenant, "run_id": run.run_id, "entra_tenant_id": entra_tenant_id, "client_id": client_id,
-             "status": "pending", "counters": {}, "held_inactivations": []}
+            {
+                "tenant": run.tenant,
+                "run_id": run.run_id,
+                "entra_tenant_id": entra_tenant_id,
+                "client_id": client_id,
+                "status": "pending",
+                "counters": {},
+                "held_inactivations": [],
+            }
             for entra_tenant_id, client_id in targets
         ],
     )
@@ -222,8 +229,9 @@ def finish_run(session: Session, run: RunIdentity, error: str | None = None) -> 
     return row
 
 
-def recompute_run(session: Session, row: SyncRun, *, error: str | None = None,
-                  finished_at: datetime | None = None) -> None:
+def recompute_run(
+    session: Session, row: SyncRun, *, error: str | None = None, finished_at: datetime | None = None
+) -> None:
     """Counters, progress and (when finishing) status of a run from its tenant rows. Does not commit."""
     tenants = tenant_rows(session, row.tenant, row.id)
     counters = add_counters(t.counters or {} for t in tenants)

@@ -170,8 +170,18 @@ def load_state(
             inactivated_by_sync=inactivated_by_sync,
             inactivation_reason=inactivation_reason,
         )
-        for (object_id, contact_id, link_client_id, active, account_enabled, upn, mail, inactivated_by_sync,
-             inactivation_reason, _) in rows
+        for (
+            object_id,
+            contact_id,
+            link_client_id,
+            active,
+            account_enabled,
+            upn,
+            mail,
+            inactivated_by_sync,
+            inactivation_reason,
+            _,
+        ) in rows
     )
     linked_ids = {link.object_id for link in links if link.active}
     contacts = tuple(adapter.load_contacts(tenant, [client_id]))

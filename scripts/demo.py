@@ -60,8 +60,13 @@ def prepare() -> None:
 
     app = create_app()
     runner = app.test_cli_runner()
-    for args in (["db", "upgrade"], ["entra", "db", "upgrade"], ["seed-demo"], ["entra", "flags", "ensure"],
-                 *(["entra", "flags", "enable", key] for key in ENTRA_FLAGS)):
+    for args in (
+        ["db", "upgrade"],
+        ["entra", "db", "upgrade"],
+        ["seed-demo"],
+        ["entra", "flags", "ensure"],
+        *(["entra", "flags", "enable", key] for key in ENTRA_FLAGS),
+    ):
         result = runner.invoke(args=args)
         if result.exit_code != 0:
             raise SystemExit(f"demo set-up failed at `flask {' '.join(args)}`: {result.output}")
@@ -79,7 +84,11 @@ def stop_on_sigterm(signum: int, frame: object) -> None:
 
 def main() -> None:
     signal.signal(signal.SIGTERM, stop_on_sigterm)
-    for port, what in ((HOST_PORT, "DEMO_PORT"), (SIMULATOR_PORT, "DEMO_SIMULATOR_PORT"), (TEMPORAL_PORT, "DEMO_TEMPORAL_PORT")):
+    for port, what in (
+        (HOST_PORT, "DEMO_PORT"),
+        (SIMULATOR_PORT, "DEMO_SIMULATOR_PORT"),
+        (TEMPORAL_PORT, "DEMO_TEMPORAL_PORT"),
+    ):
         with socket.socket() as s:
             if s.connect_ex(("127.0.0.1", port)) == 0:
                 raise SystemExit(f"port {port} is already in use: stop what uses it or set {what}")
@@ -92,8 +101,19 @@ def main() -> None:
         processes.append(subprocess.Popen(command, cwd=ROOT, env=demo_env(), stdout=log, stderr=subprocess.STDOUT))
 
     try:
-        start("temporal", str(BIN / "temporal"), "server", "start-dev", "--headless", "--port", str(TEMPORAL_PORT),
-              "--db-filename", str(DEMO / "temporal.db"), "--log-level", "warn")
+        start(
+            "temporal",
+            str(BIN / "temporal"),
+            "server",
+            "start-dev",
+            "--headless",
+            "--port",
+            str(TEMPORAL_PORT),
+            "--db-filename",
+            str(DEMO / "temporal.db"),
+            "--log-level",
+            "warn",
+        )
         start("simulator", sys.executable, "-m", "flask_entra.simulator", "--port", str(SIMULATOR_PORT))
         wait_for_port(TEMPORAL_PORT, "Temporal dev server")
         wait_for_port(SIMULATOR_PORT, "Simulator")
@@ -101,13 +121,16 @@ def main() -> None:
         flask("entra", "schedules", "sync")
         start("host", str(BIN / "flask"), "run", "--port", str(HOST_PORT), "--no-reload")
         wait_for_port(HOST_PORT, "Example host")
-        print(f"""
+        print(
+            f"""
 flask-entra demo is running.
   Open   http://127.0.0.1:{HOST_PORT}/login   and sign in as admin@acme.test / demo
   Then   Settings -> Integrations -> Microsoft Entra, and follow the 4 steps
          (Direct sign-in goes to the local simulator's consent page; CIPP works with the simulator too).
-  Logs   {DEMO / 'logs'}      Start over: rm -rf .demo
-Ctrl-C stops everything.""", flush=True)
+  Logs   {DEMO / "logs"}      Start over: rm -rf .demo
+Ctrl-C stops everything.""",
+            flush=True,
+        )
         while all(p.poll() is None for p in processes):
             time.sleep(1)
         failed = [p.args for p in processes if p.poll() is not None]

@@ -30,16 +30,35 @@ TRIMMED_METADATA = Path(__file__).parent / "graph" / "v1.0-metadata-trimmed.xml"
 NAMESPACE = "microsoft.graph"
 EDM = "{http://docs.oasis-open.org/odata/ns/edm}"
 SYSTEM_QUERY_OPTIONS = frozenset(
-    {"$select", "$filter", "$top", "$skip", "$skiptoken", "$deltatoken", "$count", "$orderby", "$expand", "$search",
-     "$format"}
+    {
+        "$select",
+        "$filter",
+        "$top",
+        "$skip",
+        "$skiptoken",
+        "$deltatoken",
+        "$count",
+        "$orderby",
+        "$expand",
+        "$search",
+        "$format",
+    }
 )
 _SEGMENT = re.compile(r"^(?P<name>[A-Za-z_][\w.]*|\$count)(?:\((?P<args>[^)]*)\))?$")
 _ARGUMENT = re.compile(r"\s*(\w+)\s*=\s*('(?:[^']|'')*'|[^,]+)\s*(?:,|$)")
 _FILTER_PROPERTY = re.compile(r"(?<![\w'/.$])([A-Za-z_]\w*)(?:/\w+)?\s+(?:eq|ne|gt|ge|lt|le|in)\s")
 _FILTER_FUNCTION = re.compile(r"\b(?:startswith|endswith|contains)\(\s*([A-Za-z_]\w*)")
 _PRIMITIVE_PYTHON_TYPES: dict[str, tuple[type, ...]] = {
-    "Edm.String": (str,), "Edm.Guid": (str,), "Edm.DateTimeOffset": (str,), "Edm.Duration": (str,), "Edm.Date": (str,),
-    "Edm.Binary": (str,), "Edm.Boolean": (bool,), "Edm.Int32": (int,), "Edm.Int64": (int,), "Edm.Double": (int, float),
+    "Edm.String": (str,),
+    "Edm.Guid": (str,),
+    "Edm.DateTimeOffset": (str,),
+    "Edm.Duration": (str,),
+    "Edm.Date": (str,),
+    "Edm.Binary": (str,),
+    "Edm.Boolean": (bool,),
+    "Edm.Int32": (int,),
+    "Edm.Int64": (int,),
+    "Edm.Double": (int, float),
 }
 
 
@@ -80,7 +99,7 @@ class Resolution:
 
 
 def element_type(type_ref: str) -> str:
-    return type_ref[len("Collection("):-1] if type_ref.startswith("Collection(") else type_ref
+    return type_ref[len("Collection(") : -1] if type_ref.startswith("Collection(") else type_ref
 
 
 def _qualify(type_ref: str, aliases: Mapping[str, str]) -> str:
@@ -120,27 +139,38 @@ class GraphSchema:
                     name=name,
                     kind="entity" if tag == "EntityType" else "complex",
                     base=_qualify(base, aliases) if base else None,
-                    properties={p.get("Name", ""): _qualify(p.get("Type", ""), aliases)
-                                for p in child.iter(f"{EDM}Property")},
-                    navigation={p.get("Name", ""): _qualify(p.get("Type", ""), aliases)
-                                for p in child.iter(f"{EDM}NavigationProperty")},
+                    properties={
+                        p.get("Name", ""): _qualify(p.get("Type", ""), aliases) for p in child.iter(f"{EDM}Property")
+                    },
+                    navigation={
+                        p.get("Name", ""): _qualify(p.get("Type", ""), aliases)
+                        for p in child.iter(f"{EDM}NavigationProperty")
+                    },
                     abstract=child.get("Abstract") == "true",
                     open_type=child.get("OpenType") == "true",
                 )
             elif tag == "EnumType":
                 self.enums[name] = [m.get("Name", "") for m in child.iter(f"{EDM}Member")]
             elif tag == "Function" and child.get("IsBound") == "true":
-                parameters = [(p.get("Name", ""), _qualify(p.get("Type", ""), aliases))
-                              for p in child.iter(f"{EDM}Parameter")]
+                parameters = [
+                    (p.get("Name", ""), _qualify(p.get("Type", ""), aliases)) for p in child.iter(f"{EDM}Parameter")
+                ]
                 return_type = child.find(f"{EDM}ReturnType")
-                self.functions.append(BoundFunction(
-                    name=f"{namespace}.{child.get('Name')}", binding=parameters[0][1], parameters=dict(parameters[1:]),
-                    returns=_qualify(return_type.get("Type", "") if return_type is not None else "", aliases)))
+                self.functions.append(
+                    BoundFunction(
+                        name=f"{namespace}.{child.get('Name')}",
+                        binding=parameters[0][1],
+                        parameters=dict(parameters[1:]),
+                        returns=_qualify(return_type.get("Type", "") if return_type is not None else "", aliases),
+                    )
+                )
             elif tag == "EntityContainer":
                 for item in child:
                     item_tag = item.tag.removeprefix(EDM)
                     if item_tag == "EntitySet":
-                        self.entity_sets[item.get("Name", "")] = _qualify(f"Collection({item.get('EntityType')})", aliases)
+                        self.entity_sets[item.get("Name", "")] = _qualify(
+                            f"Collection({item.get('EntityType')})", aliases
+                        )
                     elif item_tag == "Singleton":
                         self.singletons[item.get("Name", "")] = _qualify(item.get("Type", ""), aliases)
 
@@ -224,8 +254,7 @@ class GraphSchema:
             unknown = given - set(function.parameters)
             missing = set(function.parameters) - given
             if unknown or missing:
-                raise GraphSchemaError(
-                    f"{name}: parameters {sorted(given)} do not match {sorted(function.parameters)}")
+                raise GraphSchemaError(f"{name}: parameters {sorted(given)} do not match {sorted(function.parameters)}")
             return function.returns
         if "." in name and self.qualified(name) in self.types:  # a type cast
             if not self.is_derived_from(name, item):
@@ -314,8 +343,11 @@ class GraphSchema:
         if type_ref.startswith("Collection("):
             if not isinstance(value, list):
                 return [f"{where}: expected an array, got {type(value).__name__}"]
-            return [p for index, v in enumerate(value) for p in self._check_value(element_type(type_ref), v,
-                                                                                     f"{where}[{index}]")]
+            return [
+                p
+                for index, v in enumerate(value)
+                for p in self._check_value(element_type(type_ref), v, f"{where}[{index}]")
+            ]
         if type_ref in self.types:
             return self.check_json(type_ref, value, where)
         if type_ref in self.enums:

@@ -58,8 +58,16 @@ def acme_ids(ee_app: Flask) -> dict[str, str]:
         run = SyncRun(tenant="acme", kind="all", status="completed")
         s.add(run)
         s.flush()
-        s.add(SyncRunTenant(tenant="acme", run_id=run.id, entra_tenant_id="11111111-aaaa-4aaa-8aaa-000000000001",
-                            client_id=client.id, status="held", held_inactivations=[]))
+        s.add(
+            SyncRunTenant(
+                tenant="acme",
+                run_id=run.id,
+                entra_tenant_id="11111111-aaaa-4aaa-8aaa-000000000001",
+                client_id=client.id,
+                status="held",
+                held_inactivations=[],
+            )
+        )
         item = ReconciliationItem(
             tenant="acme",
             entra_tenant_id="11111111-aaaa-4aaa-8aaa-000000000001",
@@ -178,15 +186,29 @@ def test_refused_callers_change_nothing(ee_app: Flask, acme_ids: dict[str, str])
     with ee_app.app_context():
         s = ee_app.extensions["entra"].session
         s.add(ManagedTenantRow(tenant="acme", entra_tenant_id=entra_tenant_id, display_name="Fabrikam"))
-        s.add(TenantMapping(tenant="acme", entra_tenant_id=entra_tenant_id, state="mapped",
-                            client_id=acme_ids["client_id"], reason="manual", active=True, decided_by="seed"))
+        s.add(
+            TenantMapping(
+                tenant="acme",
+                entra_tenant_id=entra_tenant_id,
+                state="mapped",
+                client_id=acme_ids["client_id"],
+                reason="manual",
+                active=True,
+                decided_by="seed",
+            )
+        )
         s.commit()
 
     def active() -> int:
         with ee_app.app_context():
-            return len(ee_app.extensions["entra"].session.execute(
-                select(TenantMapping).filter_by(tenant="acme", entra_tenant_id=entra_tenant_id, active=True)
-            ).scalars().all())
+            return len(
+                ee_app.extensions["entra"]
+                .session.execute(
+                    select(TenantMapping).filter_by(tenant="acme", entra_tenant_id=entra_tenant_id, active=True)
+                )
+                .scalars()
+                .all()
+            )
 
     path = f"/api/integrations/entra/mappings/{entra_tenant_id}/unmap"
     for persona in ("anonymous", "portal", "staff", "tech", "other_admin"):

@@ -32,8 +32,15 @@ def ids(ee_app: Flask) -> dict[str, str]:
         s = state.session
         s.add(ManagedTenantRow(tenant="acme", entra_tenant_id=ETID, display_name="Northwind"))
         s.add(TenantMapping(tenant="acme", entra_tenant_id=ETID, state="mapped", client_id=client.id, reason="manual"))
-        run, item = SyncRun(tenant="acme", kind="all"), ReconciliationItem(
-            tenant="acme", entra_tenant_id=ETID, entra_object_id="u", client_id=client.id, reason="multiple_candidates"
+        run, item = (
+            SyncRun(tenant="acme", kind="all"),
+            ReconciliationItem(
+                tenant="acme",
+                entra_tenant_id=ETID,
+                entra_object_id="u",
+                client_id=client.id,
+                reason="multiple_candidates",
+            ),
         )
         s.add_all([run, item])
         s.commit()
@@ -47,8 +54,11 @@ def calls(ids: dict[str, str]) -> dict[str, tuple[Callable[..., Any], dict[str, 
         "list_tenants": (actions.list_tenants, {}, False),
         "preview_mappings": (actions.preview_mappings, {}, False),
         "search_clients": (actions.search_clients, {"query": "con"}, False),
-        "confirm_mappings": (actions.confirm_mappings, {"payload": {"decisions": [
-            {"entra_tenant_id": ids["entra_tenant_id"], "action": "skip"}]}}, True),
+        "confirm_mappings": (
+            actions.confirm_mappings,
+            {"payload": {"decisions": [{"entra_tenant_id": ids["entra_tenant_id"], "action": "skip"}]}},
+            True,
+        ),
         "unmap": (actions.unmap, {"entra_tenant_id": ids["entra_tenant_id"]}, True),
         "history": (actions.history, {"entra_tenant_id": ids["entra_tenant_id"]}, True),
         "list_runs": (actions.list_runs, {}, False),
@@ -66,14 +76,23 @@ def calls(ids: dict[str, str]) -> dict[str, tuple[Callable[..., Any], dict[str, 
         "get_discovery": (actions.get_discovery, {}, False),
         "start_sync": (actions.start_sync, {"payload": {"scope": "all"}}, False),
         "start_client_sync": (actions.start_client_sync, {"client_id": ids["client_id"]}, True),
-        "release_held": (actions.release_held, {"run_id": ids["run_id"], "entra_tenant_id": ids["entra_tenant_id"]},
-                         True),
+        "release_held": (
+            actions.release_held,
+            {"run_id": ids["run_id"], "entra_tenant_id": ids["entra_tenant_id"]},
+            True,
+        ),
         "list_flags": (actions.list_flags, {}, False),
         "create_flag": (actions.create_flag, {"payload": {"key": "x-test"}}, False),
-        "set_flag_enabled": (actions.set_flag_enabled, {"key": "entra-integration-ui", "payload": {"enabled": False}},
-                             False),
-        "set_flag_tenants": (actions.set_flag_tenants, {"key": "entra-integration-ui", "payload": {"tenant_ids": []}},
-                             False),
+        "set_flag_enabled": (
+            actions.set_flag_enabled,
+            {"key": "entra-integration-ui", "payload": {"enabled": False}},
+            False,
+        ),
+        "set_flag_tenants": (
+            actions.set_flag_tenants,
+            {"key": "entra-integration-ui", "payload": {"tenant_ids": []}},
+            False,
+        ),
     }
 
 

@@ -35,8 +35,15 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 WIZARD_PAGES = ("", "/connect", "/discover", "/map", "/sync", "/runs", "/runs/any-run", "/review", "/settings")
 #: The run counters the pages show, with their labels.
-COUNTERS = {"created": "created", "linked": "linked", "updated": "updated", "inactivated": "inactivated",
-            "reactivated": "reactivated", "ambiguous": "queued for review", "skipped": "skipped"}
+COUNTERS = {
+    "created": "created",
+    "linked": "linked",
+    "updated": "updated",
+    "inactivated": "inactivated",
+    "reactivated": "reactivated",
+    "ambiguous": "queued for review",
+    "skipped": "skipped",
+}
 
 
 def api_get(page: Page, path: str) -> Any:

@@ -48,8 +48,16 @@ THIS_PROCESS_REFRESH_SECONDS = 3600
 OTHER_PROCESS_REFRESH_SECONDS = 1
 # Unleash's client API serves a change before our API call returns; what remains is one SDK poll and one fetch.
 FOLLOW_MARGIN_SECONDS = 2.0
-ENTRA_TABLES = (Connection, ManagedTenantRow, TenantMapping, SyncRun, SyncRunTenant, ReconciliationItem, ContactLink,
-                SyncSettings)
+ENTRA_TABLES = (
+    Connection,
+    ManagedTenantRow,
+    TenantMapping,
+    SyncRun,
+    SyncRunTenant,
+    ReconciliationItem,
+    ContactLink,
+    SyncSettings,
+)
 
 
 @dataclass
@@ -94,21 +102,50 @@ def seed_acme(app: Flask) -> dict[str, str]:
         state = app.extensions["entra"]
         s = state.session
         sacrificed, kept, unmapped = state.adapter.list_clients("acme")[:3]
-        s.add(Connection(tenant="acme", connection_type="direct", status="active",
-                         partner_tenant_id="99999999-aaaa-4aaa-8aaa-000000000000", connected_by="seed"))
+        s.add(
+            Connection(
+                tenant="acme",
+                connection_type="direct",
+                status="active",
+                partner_tenant_id="99999999-aaaa-4aaa-8aaa-000000000000",
+                connected_by="seed",
+            )
+        )
         tenants = {"11111111-aaaa-4aaa-8aaa-000000000001": sacrificed, "11111111-aaaa-4aaa-8aaa-000000000002": kept}
         for entra_tenant_id, client in tenants.items():
             s.add(ManagedTenantRow(tenant="acme", entra_tenant_id=entra_tenant_id, display_name=client.name))
-            s.add(TenantMapping(tenant="acme", entra_tenant_id=entra_tenant_id, state="mapped", client_id=client.id,
-                                reason="manual", active=True, decided_by="seed"))
+            s.add(
+                TenantMapping(
+                    tenant="acme",
+                    entra_tenant_id=entra_tenant_id,
+                    state="mapped",
+                    client_id=client.id,
+                    reason="manual",
+                    active=True,
+                    decided_by="seed",
+                )
+            )
         run = SyncRun(tenant="acme", kind="all", status="completed", tenants_total=2, tenants_done=2)
         s.add(run)
         s.flush()
         for entra_tenant_id, client in tenants.items():
-            s.add(SyncRunTenant(tenant="acme", run_id=run.id, entra_tenant_id=entra_tenant_id, client_id=client.id,
-                                status="held", held_inactivations=[]))
-        item = ReconciliationItem(tenant="acme", entra_tenant_id="11111111-aaaa-4aaa-8aaa-000000000002",
-                                  entra_object_id="u-1", client_id=kept.id, reason="multiple_candidates")
+            s.add(
+                SyncRunTenant(
+                    tenant="acme",
+                    run_id=run.id,
+                    entra_tenant_id=entra_tenant_id,
+                    client_id=client.id,
+                    status="held",
+                    held_inactivations=[],
+                )
+            )
+        item = ReconciliationItem(
+            tenant="acme",
+            entra_tenant_id="11111111-aaaa-4aaa-8aaa-000000000002",
+            entra_object_id="u-1",
+            client_id=kept.id,
+            reason="multiple_candidates",
+        )
         s.add(item)
         s.commit()
         return {
@@ -137,20 +174,36 @@ def world(request: pytest.FixtureRequest) -> Iterator[World]:
         server: UnleashServer = request.getfixturevalue("unleash")
         if not server.running:
             server.start()
-        store_config = {"ENTRA_UNLEASH_URL": server.url, "ENTRA_UNLEASH_API_TOKEN": server.client_token,
-                        "ENTRA_UNLEASH_ADMIN_TOKEN": server.admin_token}
+        store_config = {
+            "ENTRA_UNLEASH_URL": server.url,
+            "ENTRA_UNLEASH_API_TOKEN": server.client_token,
+            "ENTRA_UNLEASH_ADMIN_TOKEN": server.admin_token,
+        }
     app = build_app(db_url, "enterprise", ENTRA_UNLEASH_REFRESH_INTERVAL=THIS_PROCESS_REFRESH_SECONDS, **store_config)
     prepare_database(app)
     if request.param == "unleash":
-        world = World(db_url, store_config, app, seed_acme(app), server.delete_all_flags, server.stop,
-                      server.start, server.admin_token)
+        world = World(
+            db_url,
+            store_config,
+            app,
+            seed_acme(app),
+            server.delete_all_flags,
+            server.stop,
+            server.start,
+            server.admin_token,
+        )
     else:
         # The embedded store's outage: its table cannot be read while the rest of the database works.
-        world = World(db_url, store_config, app, seed_acme(app),
-                      lambda: run_sql(app, "DELETE FROM entra_feature_flags"),
-                      lambda: run_sql(app, "ALTER TABLE entra_feature_flags RENAME TO entra_feature_flags_away"),
-                      lambda: run_sql(app, "ALTER TABLE entra_feature_flags_away RENAME TO entra_feature_flags"),
-                      None)
+        world = World(
+            db_url,
+            store_config,
+            app,
+            seed_acme(app),
+            lambda: run_sql(app, "DELETE FROM entra_feature_flags"),
+            lambda: run_sql(app, "ALTER TABLE entra_feature_flags RENAME TO entra_feature_flags_away"),
+            lambda: run_sql(app, "ALTER TABLE entra_feature_flags_away RENAME TO entra_feature_flags"),
+            None,
+        )
     yield world
     dispose(app)
     drop_database(url)
@@ -177,9 +230,16 @@ def set_flags(admin: Session, enabled: Mapping[str, bool], tenants: tuple[str, .
             api(admin, "PUT", f"{FLAGS_API}/{key}/tenants", {"tenant_ids": list(tenants)})
 
 
-def walk_routes(app: Flask, session: Session, persona: str, ids: dict[str, str], *, flags_on: bool,
-                methods: frozenset[str] = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE"}),
-                tolerated_errors: frozenset[str] = frozenset({"workflow_error"})) -> list[str]:
+def walk_routes(
+    app: Flask,
+    session: Session,
+    persona: str,
+    ids: dict[str, str],
+    *,
+    flags_on: bool,
+    methods: frozenset[str] = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE"}),
+    tolerated_errors: frozenset[str] = frozenset({"workflow_error"}),
+) -> list[str]:
     """Every URL rule of ours, with the access matrix's expectations; returns what did not meet them.
 
     "Allowed" means the guards let the caller through: no 401/403/404, and no 5xx other than a tolerated error code
@@ -212,13 +272,19 @@ def narrow_surfaces(s: Session, ids: dict[str, str]) -> dict[str, bool]:
     status = api(s, "GET", API)["surfaces"]
     settings_page = s.open("GET", f"{PAGES}/settings").get_data(as_text=True)
     pieces = {
-        CIPP: ['id="cipp-form"' in s.open("GET", f"{PAGES}/connect").get_data(as_text=True),
-               shown(s.open("POST", f"{API}/connect/cipp", json={}), 400)],
-        CLIENT_SYNC: [SYNC_BUTTON in s.open("GET", f"/clients/{ids['kept_client_id']}").get_data(as_text=True),
-                      shown(s.open("POST", f"/api/clients/{ids['unmapped_client_id']}/entra/sync", json={}), 409)],
-        FIELD_SYNC: ['id="field-toggles"' in settings_page,
-                     "field_toggles" in api(s, "GET", f"{API}/settings"),
-                     shown(s.open("PUT", f"{API}/settings", json={"field_toggles": {"no_such_field": True}}), 400)],
+        CIPP: [
+            'id="cipp-form"' in s.open("GET", f"{PAGES}/connect").get_data(as_text=True),
+            shown(s.open("POST", f"{API}/connect/cipp", json={}), 400),
+        ],
+        CLIENT_SYNC: [
+            SYNC_BUTTON in s.open("GET", f"/clients/{ids['kept_client_id']}").get_data(as_text=True),
+            shown(s.open("POST", f"/api/clients/{ids['unmapped_client_id']}/entra/sync", json={}), 409),
+        ],
+        FIELD_SYNC: [
+            'id="field-toggles"' in settings_page,
+            "field_toggles" in api(s, "GET", f"{API}/settings"),
+            shown(s.open("PUT", f"{API}/settings", json={"field_toggles": {"no_such_field": True}}), 400),
+        ],
         QUEUE: [shown(s.open("GET", f"{PAGES}/review"), 200), shown(s.open("GET", f"{API}/reconciliation"), 200)],
     }
     for flag, seen in pieces.items():
@@ -269,8 +335,14 @@ def test_turning_the_ui_off_hides_everything_at_once_and_on_again_shows_the_same
     world: World, admin: Session
 ) -> None:
     set_flags(admin, ALL_ON)
-    views = [API, f"{API}/tenants", f"{API}/mappings/preview", f"{API}/sync/runs", f"{API}/sync/runs/{world.ids['run_id']}",
-             f"{API}/reconciliation"]
+    views = [
+        API,
+        f"{API}/tenants",
+        f"{API}/mappings/preview",
+        f"{API}/sync/runs",
+        f"{API}/sync/runs/{world.ids['run_id']}",
+        f"{API}/reconciliation",
+    ]
     before = {path: api(admin, "GET", path) for path in views}
     assert before[API]["connection"]["partner_tenant_id"] == "99999999-aaaa-4aaa-8aaa-000000000000"
     assert "11111111-aaaa-4aaa-8aaa-000000000002" in {t["entra_tenant_id"] for t in before[f"{API}/tenants"]["tenants"]}
@@ -296,10 +368,16 @@ def test_each_narrower_flag_hides_exactly_its_own_surface(world: World, admin: S
     set_flags(admin, {**ALL_ON, flag: False})
 
     assert narrow_surfaces(admin, world.ids) == {f: f != flag for f in NARROW}
-    hidden = {rule.rule for rule in our_rules(world.app) if "GET" in rule.methods
-              and admin.open("GET", url_for_rule(rule, world.ids)).status_code == 404}
-    assert hidden == {rule.rule for rule in our_rules(world.app)
-                      if "GET" in rule.methods and flag in world.app.view_functions[rule.endpoint].entra_guard.flags}
+    hidden = {
+        rule.rule
+        for rule in our_rules(world.app)
+        if "GET" in rule.methods and admin.open("GET", url_for_rule(rule, world.ids)).status_code == 404
+    }
+    assert hidden == {
+        rule.rule
+        for rule in our_rules(world.app)
+        if "GET" in rule.methods and flag in world.app.view_functions[rule.endpoint].entra_guard.flags
+    }
 
 
 def test_store_outage_hides_surfaces_in_a_fresh_process_without_a_500(
@@ -308,12 +386,14 @@ def test_store_outage_hides_surfaces_in_a_fresh_process_without_a_500(
     set_flags(admin, ALL_ON)
     world.take_store_down()
     try:
-        with caplog.at_level(logging.WARNING, logger="flask_entra.flags"), world.another_process(
-            OTHER_PROCESS_REFRESH_SECONDS
-        ) as cold:  # started during the outage: it has nothing cached
+        with (
+            caplog.at_level(logging.WARNING, logger="flask_entra.flags"),
+            world.another_process(OTHER_PROCESS_REFRESH_SECONDS) as cold,
+        ):  # started during the outage: it has nothing cached
             cold_admin = sign_in(cold, PERSONAS["admin"])
-            problems = walk_routes(cold, cold_admin, "admin", world.ids, flags_on=False,
-                                   tolerated_errors=frozenset({"flag_store_error"}))
+            problems = walk_routes(
+                cold, cold_admin, "admin", world.ids, flags_on=False, tolerated_errors=frozenset({"flag_store_error"})
+            )
             assert not problems, "\n".join(problems)
             assert CARD not in cold_admin.open("GET", "/settings/integrations").get_data(as_text=True)
             client_page = cold_admin.open("GET", f"/clients/{world.ids['kept_client_id']}")
@@ -328,8 +408,10 @@ def test_store_outage_hides_surfaces_in_a_fresh_process_without_a_500(
                 assert world.secret not in refused.get_data(as_text=True)
 
             world.bring_store_back()
-            wait_until(lambda: cold_admin.open("GET", API).status_code == 200,
-                       OTHER_PROCESS_REFRESH_SECONDS + FOLLOW_MARGIN_SECONDS)
+            wait_until(
+                lambda: cold_admin.open("GET", API).status_code == 200,
+                OTHER_PROCESS_REFRESH_SECONDS + FOLLOW_MARGIN_SECONDS,
+            )
     finally:
         world.bring_store_back()
 

@@ -108,7 +108,9 @@ def test_ensure_creates_the_five_entra_flags_off_and_keeps_existing_state(backen
     service.set_enabled(QUEUE, True)
     again = {s.key: s for s in service.ensure_entra_flags()}
     assert again[QUEUE].enabled and not again[UI].enabled
-    assert service.create_flag("host-beta", "a host flag", enabled=True) == FlagState("host-beta", "a host flag", True, ())
+    assert service.create_flag("host-beta", "a host flag", enabled=True) == FlagState(
+        "host-beta", "a host flag", True, ()
+    )
     assert service.is_enabled("host-beta", tenant="tenant-a")
     with pytest.raises(ValidationFailed):
         service.create_flag("no spaces/allowed")
@@ -207,7 +209,9 @@ def test_flags_cli_on_an_app_with_the_extension(backend: Backend) -> None:
 
         assert runner.invoke(flags_cli, ["target", UI]).output.split("\t")[:3] == [UI, "on", "all tenants"]
         assert runner.invoke(flags_cli, ["disable", UI]).exit_code == 0
-        listed = {line.split("\t")[0]: line.split("\t")[1] for line in runner.invoke(flags_cli, ["list"]).output.splitlines()}
+        listed = {
+            line.split("\t")[0]: line.split("\t")[1] for line in runner.invoke(flags_cli, ["list"]).output.splitlines()
+        }
         assert listed[UI] == "off"
         with app.app_context():
             assert not get_state().flags.is_enabled(UI, tenant="tenant-b")

@@ -23,17 +23,31 @@ def full_direct_run(sim: SimulatorClient) -> set[tuple[str, tuple[tuple[str, str
     sim.revoke_consent(unconsented)
     sim.clear_request_log()
     http = HttpClient(timeout_seconds=10, max_retries=2, backoff_base_seconds=0.01)
-    request = start_authorization(client_id=sim.credentials.client_id, redirect_uri=DEFAULT_REDIRECT_URIS[0],
-                                  login_base_url=sim.login_base_url)
+    request = start_authorization(
+        client_id=sim.credentials.client_id, redirect_uri=DEFAULT_REDIRECT_URIS[0], login_base_url=sim.login_base_url
+    )
     answer = httpx.post(request.url, data={"consent": "accept"}, follow_redirects=False)
     code = parse_qs(urlsplit(answer.headers["location"]).query)["code"][0]
-    signed_in = redeem_code(client_id=sim.credentials.client_id, client_secret=sim.credentials.client_secret,
-                            code=code, code_verifier=request.code_verifier, redirect_uri=DEFAULT_REDIRECT_URIS[0],
-                            nonce=request.nonce, login_base_url=sim.login_base_url, http=http)
-    provider = DirectProvider(client_id=sim.credentials.client_id, client_secret=sim.credentials.client_secret,
-                              refresh_token=signed_in.refresh_token, partner_tenant_id=signed_in.partner_tenant_id,
-                              login_base_url=sim.login_base_url, graph_base_url=sim.graph_base_url, http=http,
-                              page_size=100)
+    signed_in = redeem_code(
+        client_id=sim.credentials.client_id,
+        client_secret=sim.credentials.client_secret,
+        code=code,
+        code_verifier=request.code_verifier,
+        redirect_uri=DEFAULT_REDIRECT_URIS[0],
+        nonce=request.nonce,
+        login_base_url=sim.login_base_url,
+        http=http,
+    )
+    provider = DirectProvider(
+        client_id=sim.credentials.client_id,
+        client_secret=sim.credentials.client_secret,
+        refresh_token=signed_in.refresh_token,
+        partner_tenant_id=signed_in.partner_tenant_id,
+        login_base_url=sim.login_base_url,
+        graph_base_url=sim.graph_base_url,
+        http=http,
+        page_size=100,
+    )
     assert provider.validate().ok
     tenants = provider.list_managed_tenants()
     listings = [provider.list_users(t.entra_tenant_id) for t in tenants if t.entra_tenant_id != unconsented]
@@ -49,8 +63,14 @@ def test_every_graph_request_of_a_full_direct_run_exists_in_graph_v1(fresh_simul
     requests = full_direct_run(fresh_simulator)
     paths = {path for path, _ in requests}
     # The run covered every kind of call the adapter makes, the fallback and paging included.
-    for expected in ("/delegatedAdminRelationships", "/delegatedAdminCustomers", "findTenantInformationByTenantId",
-                     "/v1.0/domains", "/v1.0/users", "/deletedItems/microsoft.graph.user"):
+    for expected in (
+        "/delegatedAdminRelationships",
+        "/delegatedAdminCustomers",
+        "findTenantInformationByTenantId",
+        "/v1.0/domains",
+        "/v1.0/users",
+        "/deletedItems/microsoft.graph.user",
+    ):
         assert any(expected in path for path in paths), expected
     assert any(dict(query).get("$skiptoken") for _, query in requests)
     problems = {

@@ -27,8 +27,9 @@ def outside_client(ongoing: OngoingWorld, name: str) -> tuple[dict[str, str], di
     return (
         row_checksums(ongoing, "contacts", "NOT (tenant = :t AND client_id = :c)", t=tenant, c=int(client)),
         row_checksums(ongoing, "entra_contact_links", "NOT (tenant = :t AND client_id = :c)", t=tenant, c=client),
-        row_checksums(ongoing, "entra_reconciliation_items", "NOT (tenant = :t AND client_id = :c)", t=tenant,
-                      c=client),
+        row_checksums(
+            ongoing, "entra_reconciliation_items", "NOT (tenant = :t AND client_id = :c)", t=tenant, c=client
+        ),
     )
 
 
@@ -47,7 +48,10 @@ def test_single_client_sync_changes_only_that_clients_contacts(ongoing: OngoingW
         assert "otto@beta.test" not in world.contacts("Beta") and world.contacts("Beta")["judy@beta.test"][1] is False
         listed = ongoing.api("GET", f"/sync/runs/{run.id}").get_json()
         assert (listed["kind"], listed["client_id"], listed["requested_by"]) == (
-            "client", ongoing.client_id("Alpha"), ongoing.admin_id)
+            "client",
+            ongoing.client_id("Alpha"),
+            ongoing.admin_id,
+        )
     finally:
         world.sim.hard_delete_user(BETA, "b-otto")
         world.sim.enable_user(BETA, "b-judy")
@@ -103,8 +107,14 @@ def test_filters_skip_exactly_the_users_they_name_and_count_why(ongoing: Ongoing
     world = ongoing.world
     world.map_tenant(FILTER, "Filter Co")
     try:
-        ongoing.save_settings(filters={"skip_guests": True, "skip_unlicensed": True, "skip_service_accounts": True,
-                                       "custom_patterns": ["^ext-"]})
+        ongoing.save_settings(
+            filters={
+                "skip_guests": True,
+                "skip_unlicensed": True,
+                "skip_service_accounts": True,
+                "custom_patterns": ["^ext-"],
+            }
+        )
         for bad in (["(unclosed"], [7], "^ext-"):
             refused = ongoing.api("PUT", "/settings", {"filters": {"custom_patterns": bad}})
             assert refused.status_code == 400, bad
@@ -116,12 +126,23 @@ def test_filters_skip_exactly_the_users_they_name_and_count_why(ongoing: Ongoing
         assert filtered["skipped_by_reason"] == {"guest": 1, "unlicensed": 1, "service_account": 1, "pattern": 1}
         assert filtered["created"] == 1 and set(world.contacts("Filter Co")) == {"mia@filter.test"}
 
-        ongoing.save_settings(filters={"skip_guests": False, "skip_unlicensed": False, "skip_service_accounts": False,
-                                       "custom_patterns": []})
+        ongoing.save_settings(
+            filters={
+                "skip_guests": False,
+                "skip_unlicensed": False,
+                "skip_service_accounts": False,
+                "custom_patterns": [],
+            }
+        )
         unfiltered = world.run_tenants(ongoing.sync_client("Filter Co").id)[FILTER].counters
         assert unfiltered["skipped_by_reason"] == {} and unfiltered["created"] == 4
         assert set(world.contacts("Filter Co")) == {
-            "mia@filter.test", "gus@else.test", "una@filter.test", "info@filter.test", "ext-vera@filter.test"}
+            "mia@filter.test",
+            "gus@else.test",
+            "una@filter.test",
+            "info@filter.test",
+            "ext-vera@filter.test",
+        }
     finally:
         ongoing.save_settings(filters=DEFAULT_FILTERS)
         world.map_tenant(FILTER, None)
@@ -187,18 +208,35 @@ def test_disconnect_keeps_the_data_drops_secrets_and_schedule_and_reconnecting_r
         assert schedule_interval(ongoing) == timedelta(minutes=60)  # the schedule comes back with the connection
         assert_resumes(ongoing, kept)
 
-        switched = ongoing.api("POST", "/connect/cipp", {
-            "base_url": world.sim.cipp_base_url, "client_id": DEFAULT_CIPP_CLIENT_ID,
-            "client_secret": DEFAULT_CIPP_CLIENT_SECRET, "tenant_id": world.sim.partner_tenant_id})
+        switched = ongoing.api(
+            "POST",
+            "/connect/cipp",
+            {
+                "base_url": world.sim.cipp_base_url,
+                "client_id": DEFAULT_CIPP_CLIENT_ID,
+                "client_secret": DEFAULT_CIPP_CLIENT_SECRET,
+                "tenant_id": world.sim.partner_tenant_id,
+            },
+        )
         assert switched.status_code == 200, switched.get_json()
         secrets = tenant_secrets(ongoing)
         assert secrets[names.DIRECT_REFRESH_TOKEN] is None and secrets[names.CIPP_CLIENT_SECRET]
         assert_resumes(ongoing, kept)
         with world.app.app_context():
-            statuses = get_state().session.execute(select(Connection.connection_type, Connection.status).filter_by(
-                tenant=ongoing.tenant).order_by(Connection.created_at)).all()
+            statuses = (
+                get_state()
+                .session.execute(
+                    select(Connection.connection_type, Connection.status)
+                    .filter_by(tenant=ongoing.tenant)
+                    .order_by(Connection.created_at)
+                )
+                .all()
+            )
         assert [tuple(row) for row in statuses] == [
-            ("direct", "disconnected"), ("direct", "disconnected"), ("cipp", "active")]
+            ("direct", "disconnected"),
+            ("direct", "disconnected"),
+            ("cipp", "active"),
+        ]
     finally:
         ongoing.save_settings(enabled=False)
     assert schedule_interval(ongoing) is None

@@ -56,13 +56,23 @@ def acme_ids(api_world: ApiWorld) -> dict[str, str]:
         mapped = next(iter(mapping))
         run = session.execute(select(SyncRun).filter_by(tenant="acme")).scalars().first()
         assert run is not None
-        item = ReconciliationItem(tenant="acme", entra_tenant_id=mapped.entra_tenant_id, entra_object_id="review-me",
-                                  client_id=mapped.client_id or "", reason="multiple_candidates",
-                                  user={"display_name": "Review Me", "mail": "review.me@example.test"})
+        item = ReconciliationItem(
+            tenant="acme",
+            entra_tenant_id=mapped.entra_tenant_id,
+            entra_object_id="review-me",
+            client_id=mapped.client_id or "",
+            reason="multiple_candidates",
+            user={"display_name": "Review Me", "mail": "review.me@example.test"},
+        )
         session.add(item)
         session.commit()
-        return {"entra_tenant_id": mapped.entra_tenant_id, "client_id": mapped.client_id or "", "run_id": run.id,
-                "item_id": item.id, "key": "entra-integration-field-sync"}
+        return {
+            "entra_tenant_id": mapped.entra_tenant_id,
+            "client_id": mapped.client_id or "",
+            "run_id": run.id,
+            "item_id": item.id,
+            "key": "entra-integration-field-sync",
+        }
 
 
 def our_rules(app: Flask) -> set[tuple[str, str]]:
@@ -129,8 +139,14 @@ class Exerciser:
 
 
 def run_operation(operation: APIOperation, mode: GenerationMode, examples: int, send: Callable[[Any], None]) -> None:
-    @settings(max_examples=examples, deadline=None, database=None, derandomize=True,
-              phases=[Phase.explicit, Phase.generate], suppress_health_check=list(HealthCheck))
+    @settings(
+        max_examples=examples,
+        deadline=None,
+        database=None,
+        derandomize=True,
+        phases=[Phase.explicit, Phase.generate],
+        suppress_health_check=list(HealthCheck),
+    )
     @given(case=operation.as_strategy(generation_mode=mode))
     def exercise(case: Any) -> None:
         send(case)
@@ -139,8 +155,9 @@ def run_operation(operation: APIOperation, mode: GenerationMode, examples: int, 
 
 
 @pytest.mark.parametrize("mode", [GenerationMode.POSITIVE, GenerationMode.NEGATIVE], ids=["valid", "invalid"])
-@pytest.mark.parametrize("examples", [FAST_EXAMPLES, pytest.param(LONG_EXAMPLES, marks=pytest.mark.reliability)],
-                         ids=["fast", "long"])
+@pytest.mark.parametrize(
+    "examples", [FAST_EXAMPLES, pytest.param(LONG_EXAMPLES, marks=pytest.mark.reliability)], ids=["fast", "long"]
+)
 def test_no_server_error_and_every_answer_matches_the_document(
     api_world: ApiWorld, schema: BaseSchema, acme_ids: dict[str, str], mode: GenerationMode, examples: int
 ) -> None:
@@ -157,8 +174,10 @@ def test_no_server_error_and_every_answer_matches_the_document(
             failures.append(f"{operation.label}: {exc}")
     assert not failures, "\n\n".join(failures)
     by_status = Counter(status for (_, status), n in exerciser.statuses.items() for _ in range(n))
-    report = {label: dict(sorted((s, n) for (lab, s), n in exerciser.statuses.items() if lab == label))
-              for label in sorted({lab for lab, _ in exerciser.statuses})}
+    report = {
+        label: dict(sorted((s, n) for (lab, s), n in exerciser.statuses.items() if lab == label))
+        for label in sorted({lab for lab, _ in exerciser.statuses})
+    }
     print(f"R6 {mode.value}: {len(operations)} operations, {sum(by_status.values())} requests, {dict(by_status)}")
     for label, statuses in report.items():
         print(f"  {label}: {statuses}")
@@ -173,9 +192,16 @@ def test_cipp_connect_refuses_a_tenant_id_that_cannot_be_in_a_url(api_world: Api
     """Found by the schemathesis run above before the document constrained tenant_id: a control character."""
     credentials = api_world.world.sim.credentials
     before = api_world.api("GET", "")["connection"]
-    response = api_world.call("POST", f"{API}/connect/cipp", {
-        "base_url": api_world.world.sim.cipp_base_url, "client_id": credentials.cipp_client_id,
-        "client_secret": DEFAULT_CIPP_CLIENT_SECRET, "tenant_id": "tenant\x15id"})
+    response = api_world.call(
+        "POST",
+        f"{API}/connect/cipp",
+        {
+            "base_url": api_world.world.sim.cipp_base_url,
+            "client_id": credentials.cipp_client_id,
+            "client_secret": DEFAULT_CIPP_CLIENT_SECRET,
+            "tenant_id": "tenant\x15id",
+        },
+    )
     assert response.status_code == 400 and response.get_json()["error"] == "invalid_request"
     assert api_world.api("GET", "")["connection"] == before
 

@@ -60,12 +60,15 @@ def consent(authorize_url: str) -> dict[str, str]:
 
 def test_sign_in_end_to_end_returns_partner_identity(fresh_demo_simulator: SimulatorClient) -> None:
     sim = fresh_demo_simulator
-    request = start_authorization(client_id=sim.credentials.client_id, redirect_uri=REDIRECT_URI,
-                                  login_base_url=sim.login_base_url)
+    request = start_authorization(
+        client_id=sim.credentials.client_id, redirect_uri=REDIRECT_URI, login_base_url=sim.login_base_url
+    )
     query = parse_qs(urlsplit(request.url).query)
-    assert query["scope"] == ["openid profile offline_access https://graph.microsoft.com/DelegatedAdminRelationship"
-                              ".Read.All https://graph.microsoft.com/User.Read.All "
-                              "https://graph.microsoft.com/Directory.Read.All"]
+    assert query["scope"] == [
+        "openid profile offline_access https://graph.microsoft.com/DelegatedAdminRelationship"
+        ".Read.All https://graph.microsoft.com/User.Read.All "
+        "https://graph.microsoft.com/Directory.Read.All"
+    ]
     assert query["prompt"] == ["select_account"] and query["code_challenge_method"] == ["S256"]
     assert query["code_challenge"] == [create_s256_code_challenge(request.code_verifier)]
     assert query["state"] == [request.state] and query["nonce"] == [request.nonce]
@@ -74,23 +77,37 @@ def test_sign_in_end_to_end_returns_partner_identity(fresh_demo_simulator: Simul
     callback = consent(request.url)
     assert callback["state"] == request.state
     with fast_http() as http:
-        result = redeem_code(client_id=sim.credentials.client_id, client_secret=sim.credentials.client_secret,
-                             code=callback["code"], code_verifier=request.code_verifier, redirect_uri=REDIRECT_URI,
-                             nonce=request.nonce, login_base_url=sim.login_base_url, http=http)
+        result = redeem_code(
+            client_id=sim.credentials.client_id,
+            client_secret=sim.credentials.client_secret,
+            code=callback["code"],
+            code_verifier=request.code_verifier,
+            redirect_uri=REDIRECT_URI,
+            nonce=request.nonce,
+            login_base_url=sim.login_base_url,
+            http=http,
+        )
     partner = sim.dataset()["partner"]
     assert result.partner_tenant_id == partner["tenantId"]
     assert result.user_object_id in {u["id"] for u in partner["users"]}
     assert result.preferred_username and "@" in result.preferred_username
     assert result.refresh_token and result.refresh_token not in repr(result)
-    provider = DirectProvider(client_id=sim.credentials.client_id, client_secret=sim.credentials.client_secret,
-                              refresh_token=result.refresh_token, partner_tenant_id=result.partner_tenant_id,
-                              login_base_url=sim.login_base_url, graph_base_url=sim.graph_base_url, http=fast_http())
+    provider = DirectProvider(
+        client_id=sim.credentials.client_id,
+        client_secret=sim.credentials.client_secret,
+        refresh_token=result.refresh_token,
+        partner_tenant_id=result.partner_tenant_id,
+        login_base_url=sim.login_base_url,
+        graph_base_url=sim.graph_base_url,
+        http=fast_http(),
+    )
     assert provider.validate().ok
 
 
 def _authorized(sim: SimulatorClient) -> tuple[Any, dict[str, str]]:
-    request = start_authorization(client_id=sim.credentials.client_id, redirect_uri=REDIRECT_URI,
-                                  login_base_url=sim.login_base_url)
+    request = start_authorization(
+        client_id=sim.credentials.client_id, redirect_uri=REDIRECT_URI, login_base_url=sim.login_base_url
+    )
     return request, consent(request.url)
 
 
@@ -98,17 +115,29 @@ def test_a_wrong_nonce_is_refused(fresh_demo_simulator: SimulatorClient) -> None
     sim = fresh_demo_simulator
     request, callback = _authorized(sim)
     with fast_http() as http, pytest.raises(ProviderAuthError, match="failed verification"):
-        redeem_code(client_id=sim.credentials.client_id, client_secret=sim.credentials.client_secret,
-                    code=callback["code"], code_verifier=request.code_verifier, redirect_uri=REDIRECT_URI,
-                    nonce="another-sessions-nonce", login_base_url=sim.login_base_url, http=http)
+        redeem_code(
+            client_id=sim.credentials.client_id,
+            client_secret=sim.credentials.client_secret,
+            code=callback["code"],
+            code_verifier=request.code_verifier,
+            redirect_uri=REDIRECT_URI,
+            nonce="another-sessions-nonce",
+            login_base_url=sim.login_base_url,
+            http=http,
+        )
 
 
 def test_a_wrong_code_verifier_or_a_reused_code_is_refused_with_advice(fresh_demo_simulator: SimulatorClient) -> None:
     sim = fresh_demo_simulator
     request, callback = _authorized(sim)
-    common = {"client_id": sim.credentials.client_id, "client_secret": sim.credentials.client_secret,
-              "code": callback["code"], "redirect_uri": REDIRECT_URI, "nonce": request.nonce,
-              "login_base_url": sim.login_base_url}
+    common = {
+        "client_id": sim.credentials.client_id,
+        "client_secret": sim.credentials.client_secret,
+        "code": callback["code"],
+        "redirect_uri": REDIRECT_URI,
+        "nonce": request.nonce,
+        "login_base_url": sim.login_base_url,
+    }
     with fast_http() as http:
         with pytest.raises(ProviderAuthError) as wrong_verifier:
             redeem_code(code_verifier="x" * 60, http=http, **common)
@@ -123,12 +152,20 @@ def test_an_id_token_signed_by_another_key_is_refused(fresh_demo_simulator: Simu
     sim = fresh_demo_simulator
     forger = RSAKey.generate_key(2048, parameters={"kid": "forged"}, private=True)
     now = int(time.time())
-    claims = {"iss": f"{sim.login_base_url}/{sim.partner_tenant_id}/v2.0", "aud": sim.credentials.client_id,
-              "tid": sim.partner_tenant_id, "oid": "attacker", "nonce": "n", "iat": now, "exp": now + 600}
+    claims = {
+        "iss": f"{sim.login_base_url}/{sim.partner_tenant_id}/v2.0",
+        "aud": sim.credentials.client_id,
+        "tid": sim.partner_tenant_id,
+        "oid": "attacker",
+        "nonce": "n",
+        "iat": now,
+        "exp": now + 600,
+    }
     forged = jwt.encode({"alg": "RS256", "kid": "forged"}, claims, forger)
     with fast_http() as http, pytest.raises(ProviderAuthError, match="failed verification"):
-        verify_id_token(forged, client_id=sim.credentials.client_id, nonce="n", http=http,
-                        login_base_url=sim.login_base_url)
+        verify_id_token(
+            forged, client_id=sim.credentials.client_id, nonce="n", http=http, login_base_url=sim.login_base_url
+        )
 
 
 def test_discovery_lists_active_gdap_customers_with_domains_and_expiry(
@@ -218,7 +255,9 @@ def test_a_refused_customer_token_raises_with_aadsts_advice(
     assert refresh_token not in str(caught.value) and refresh_token not in repr(provider)
 
 
-def test_malformed_records_are_skipped_with_reasons(fresh_simulator: SimulatorClient, make_provider: MakeProvider) -> None:
+def test_malformed_records_are_skipped_with_reasons(
+    fresh_simulator: SimulatorClient, make_provider: MakeProvider
+) -> None:
     sim = fresh_simulator
     customer = sim.dataset()["customers"][1]
     sim.set_faults(malformed_rate=0.3, seed=3)
@@ -227,8 +266,12 @@ def test_malformed_records_are_skipped_with_reasons(fresh_simulator: SimulatorCl
     ids = [u.object_id for u in listing.users]
     assert len(ids) == len(set(ids))
     assert all(len(u.display_name) <= 256 and (u.mail is None or "@@" not in u.mail) for u in listing.users)
-    assert {s.reason for s in listing.skipped} <= {"missing or invalid id", "missing or invalid userPrincipalName",
-                                                    "accountEnabled is not a boolean", "duplicate id"}
+    assert {s.reason for s in listing.skipped} <= {
+        "missing or invalid id",
+        "missing or invalid userPrincipalName",
+        "accountEnabled is not a boolean",
+        "duplicate id",
+    }
 
 
 def test_throttled_listing_waits_for_retry_after_and_completes(
@@ -246,7 +289,9 @@ def test_throttled_listing_waits_for_retry_after_and_completes(
     assert stats.retries == 1 and stats.retry_after_seconds == 1.0
 
 
-def test_expired_access_tokens_are_refreshed_once(fresh_demo_simulator: SimulatorClient, make_provider: MakeProvider) -> None:
+def test_expired_access_tokens_are_refreshed_once(
+    fresh_demo_simulator: SimulatorClient, make_provider: MakeProvider
+) -> None:
     http = fast_http()
     provider = make_provider(fresh_demo_simulator, http=http)
     assert provider.list_users(FABRIKAM).complete
@@ -265,7 +310,9 @@ def test_customer_tokens_are_fetched_once_per_tenant_under_concurrency(
     with ThreadPoolExecutor(max_workers=8) as pool:
         listings = list(pool.map(provider.list_users, tenant_ids * 3))
     assert all(listing.complete for listing in listings)
-    token_posts = Counter(e["path"].split("/")[2] for e in sim.request_log() if e["path"].endswith("/oauth2/v2.0/token"))
+    token_posts = Counter(
+        e["path"].split("/")[2] for e in sim.request_log() if e["path"].endswith("/oauth2/v2.0/token")
+    )
     assert token_posts == Counter({tenant_id: 1 for tenant_id in tenant_ids})
 
 

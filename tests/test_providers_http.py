@@ -39,8 +39,12 @@ class CannedServer:
     def app(self, environ: dict[str, Any], start_response: Any) -> Any:
         request = Request(environ)
         self.requests.append(
-            {"path": request.path, "args": dict(request.args), "auth": request.headers.get("Authorization"),
-             "form": dict(request.form)}
+            {
+                "path": request.path,
+                "args": dict(request.args),
+                "auth": request.headers.get("Authorization"),
+                "form": dict(request.form),
+            }
         )
         time.sleep(self.delay_seconds)
         queued = self.routes.get(request.path) or [(404, {"error": {"code": "NotFound", "message": "none"}}, {})]
@@ -75,8 +79,12 @@ def fixed_token(force: bool) -> str:
 
 
 def make_client(**overrides: Any) -> HttpClient:
-    settings: dict[str, Any] = {"timeout_seconds": 5.0, "max_retries": 3, "max_retry_after_seconds": 5.0,
-                                "backoff_base_seconds": 0.01}
+    settings: dict[str, Any] = {
+        "timeout_seconds": 5.0,
+        "max_retries": 3,
+        "max_retry_after_seconds": 5.0,
+        "backoff_base_seconds": 0.01,
+    }
     return HttpClient(**(settings | overrides))
 
 
@@ -93,8 +101,9 @@ def test_paging_follows_next_links_as_opaque_urls(server: CannedServer) -> None:
 
 
 def test_retry_after_is_honoured_with_a_real_wait(server: CannedServer) -> None:
-    url = server.queue("/v1.0/users", (429, {"error": {"code": "TooManyRequests"}}, {"Retry-After": "1"}),
-                       (200, {"value": []}, {}))
+    url = server.queue(
+        "/v1.0/users", (429, {"error": {"code": "TooManyRequests"}}, {"Retry-After": "1"}), (200, {"value": []}, {})
+    )
     with make_client() as client:
         started = time.monotonic()
         assert client.get_json(url, token=fixed_token) == {"value": []}
@@ -136,8 +145,9 @@ def test_retry_after_longer_than_the_maximum_fails_fast(server: CannedServer) ->
 
 
 def test_401_refreshes_the_token_exactly_once(server: CannedServer) -> None:
-    url = server.queue("/v1.0/users", (401, {"error": {"code": "InvalidAuthenticationToken"}}, {}),
-                       (200, {"value": []}, {}))
+    url = server.queue(
+        "/v1.0/users", (401, {"error": {"code": "InvalidAuthenticationToken"}}, {}), (200, {"value": []}, {})
+    )
     calls: list[bool] = []
 
     def token(force: bool) -> str:
@@ -214,9 +224,13 @@ def test_a_next_link_that_repeats_stops_instead_of_looping(server: CannedServer)
 
 
 def test_token_errors_carry_aadsts_advice_and_no_secret(server: CannedServer) -> None:
-    body = {"error": "invalid_grant", "error_codes": [65001], "suberror": "consent_required",
-            "error_description": "AADSTS65001: The user or administrator has not consented to use the application "
-            "(refresh_token=the-refresh-secret). Trace ID: 1 Correlation ID: 2"}
+    body = {
+        "error": "invalid_grant",
+        "error_codes": [65001],
+        "suberror": "consent_required",
+        "error_description": "AADSTS65001: The user or administrator has not consented to use the application "
+        "(refresh_token=the-refresh-secret). Trace ID: 1 Correlation ID: 2",
+    }
     url = server.queue("/tenant/oauth2/v2.0/token", (400, body, {}))
     form = {"grant_type": "refresh_token", "refresh_token": "the-refresh-secret", "client_secret": "s3cr3t-value"}
     with make_client() as client, pytest.raises(ProviderAuthError) as caught:
@@ -230,8 +244,11 @@ def test_token_errors_carry_aadsts_advice_and_no_secret(server: CannedServer) ->
 
 
 def test_token_endpoint_throttling_is_retried(server: CannedServer) -> None:
-    url = server.queue("/t/oauth2/v2.0/token", (503, "down", {"Retry-After": "0"}),
-                       (200, {"access_token": "a", "expires_in": 3599}, {}))
+    url = server.queue(
+        "/t/oauth2/v2.0/token",
+        (503, "down", {"Retry-After": "0"}),
+        (200, {"access_token": "a", "expires_in": 3599}, {}),
+    )
     with make_client() as client:
         assert client.post_token(url, {"grant_type": "client_credentials"})["access_token"] == "a"
         assert client.stats.retries == 1

@@ -24,7 +24,10 @@ GRAPH_USER: dict[str, Any] = {
     "businessPhones": ["+1 425 555 0100"],
     "otherMails": ["adele@personal.example", "not an email"],
     "proxyAddresses": [
-        "SMTP:adele.vance@contoso.com", "smtp:av@contoso.com", "x500:/o=legacy", "SIP:adele@contoso.com"
+        "SMTP:adele.vance@contoso.com",
+        "smtp:av@contoso.com",
+        "x500:/o=legacy",
+        "SIP:adele@contoso.com",
     ],
     "userType": "Member",
     "assignedLicenses": [{"skuId": "c7df2760-2c81-4ef7-b578-5b5392b571df", "disabledPlans": []}],
@@ -59,13 +62,28 @@ def test_licensed_follows_assigned_licenses() -> None:
 
 
 def test_cipp_records_with_other_casing_and_extras_are_accepted() -> None:
-    record = {"ID": "u1", "UserPrincipalName": "Bob@Fabrikam.com", "Mail": None, "DisplayName": "Bob",
-              "accountEnabled": "False", "username": "Bob", "Aliases": "bob@x.com", "LicJoined": "E3",
-              "primDomain": "fabrikam.com", "assignedLicenses": [], "onPremisesSyncEnabled": None}
+    record = {
+        "ID": "u1",
+        "UserPrincipalName": "Bob@Fabrikam.com",
+        "Mail": None,
+        "DisplayName": "Bob",
+        "accountEnabled": "False",
+        "username": "Bob",
+        "Aliases": "bob@x.com",
+        "LicJoined": "E3",
+        "primDomain": "fabrikam.com",
+        "assignedLicenses": [],
+        "onPremisesSyncEnabled": None,
+    }
     user = normalize_user(record)
     assert isinstance(user, EntraUser)
     assert (user.object_id, user.user_principal_name, user.mail, user.account_enabled, user.licensed) == (
-        "u1", "Bob@Fabrikam.com", None, False, False)
+        "u1",
+        "Bob@Fabrikam.com",
+        None,
+        False,
+        False,
+    )
 
 
 def test_guests_are_recognised_even_without_user_type() -> None:
@@ -85,11 +103,19 @@ def test_records_without_identity_are_skipped_with_a_reason() -> None:
 
 
 def test_wrong_types_and_huge_strings_in_optional_fields_are_dropped_or_bounded() -> None:
-    user = normalize_user(GRAPH_USER | {
-        "displayName": "A" * 100_000, "givenName": 42, "mail": "x" * 300 + "@contoso.com",
-        "businessPhones": "+1 555", "otherMails": {"a": 1}, "jobTitle": "Boss\x00\x07", "proxyAddresses": None,
-        "userType": ["Member"],
-    })
+    user = normalize_user(
+        GRAPH_USER
+        | {
+            "displayName": "A" * 100_000,
+            "givenName": 42,
+            "mail": "x" * 300 + "@contoso.com",
+            "businessPhones": "+1 555",
+            "otherMails": {"a": 1},
+            "jobTitle": "Boss\x00\x07",
+            "proxyAddresses": None,
+            "userType": ["Member"],
+        }
+    )
     assert isinstance(user, EntraUser)
     assert len(user.display_name) == 256 and user.given_name is None and user.mail is None
     assert user.business_phones == ("+1 555",) and user.other_mails == () and user.job_title == "Boss"
@@ -97,8 +123,12 @@ def test_wrong_types_and_huge_strings_in_optional_fields_are_dropped_or_bounded(
 
 
 def test_deleted_records_are_marked_deleted() -> None:
-    record = {"id": "d1", "userPrincipalName": "d1alice@contoso.com", "mail": "alice@contoso.com",
-              "deletedDateTime": "2026-01-02T03:04:05Z"}
+    record = {
+        "id": "d1",
+        "userPrincipalName": "d1alice@contoso.com",
+        "mail": "alice@contoso.com",
+        "deletedDateTime": "2026-01-02T03:04:05Z",
+    }
     user = normalize_user(record, deleted=True)
     assert isinstance(user, EntraUser) and user.deleted and user.object_id == "d1"
 

@@ -22,8 +22,11 @@ def resolve(ongoing: OngoingWorld, object_id: str, **body: object) -> tuple[int,
 
 
 def everything(ongoing: OngoingWorld) -> tuple[dict[str, str], ...]:
-    return (row_checksums(ongoing, "contacts"), row_checksums(ongoing, "entra_contact_links"),
-            row_checksums(ongoing, "entra_reconciliation_items"))
+    return (
+        row_checksums(ongoing, "contacts"),
+        row_checksums(ongoing, "entra_contact_links"),
+        row_checksums(ongoing, "entra_reconciliation_items"),
+    )
 
 
 def test_the_queue_lists_what_the_sync_could_not_decide_with_candidates_and_reasons(ongoing: OngoingWorld) -> None:
@@ -31,7 +34,10 @@ def test_the_queue_lists_what_the_sync_could_not_decide_with_candidates_and_reas
     assert listed.status_code == 200
     items = {item["entra_object_id"]: item for item in listed.get_json()["items"]}
     assert {oid: item["reason"] for oid, item in items.items()} == {
-        "a-erin": "multiple_candidates", "a-gina": "multiple_candidates", "a-frank": "email_owned_by_other_client"}
+        "a-erin": "multiple_candidates",
+        "a-gina": "multiple_candidates",
+        "a-frank": "email_owned_by_other_client",
+    }
     assert sorted(c["full_name"] for c in items["a-erin"]["candidates"]) == ["Erin One", "Erin Two"]
     assert items["a-erin"]["user"]["display_name"] == "Erin Ellis"
     assert all(item["client_id"] == ongoing.client_id("Alpha") for item in items.values())
@@ -47,8 +53,9 @@ def test_contacts_of_another_client_or_tenant_and_other_tenants_items_are_refuse
     globex = sign_in(ongoing.world.app, "admin@globex.test")  # an admin of another MSP tenant, all flags on
     item_id = ongoing.open_items()["a-erin"].id
     for action in ({"action": "dismiss"}, {"action": "create_new"}):
-        assert globex.open("POST", f"/api/integrations/entra/reconciliation/{item_id}/resolve", action).status_code \
-            == 404
+        assert (
+            globex.open("POST", f"/api/integrations/entra/reconciliation/{item_id}/resolve", action).status_code == 404
+        )
     assert everything(ongoing) == before
     assert set(ongoing.open_items()) == {"a-erin", "a-gina", "a-frank"}
 
@@ -77,7 +84,10 @@ def test_link_existing_create_new_and_dismiss_each_resolve_and_record_who_and_wh
     assert "frank@alpha.test" in world.contacts("Beta")  # the other client's contact is left alone
     links = world.links(ALPHA)
     assert (links["a-erin"].contact_id, links["a-erin"].link_reason, links["a-erin"].upn) == (
-        erin_one, "resolved", "erin@alpha.test")
+        erin_one,
+        "resolved",
+        "erin@alpha.test",
+    )
     assert (links["a-frank"].contact_id, links["a-frank"].link_reason) == (created["resolved_contact_id"], "resolved")
     assert "a-gina" not in links
 
@@ -94,8 +104,15 @@ def test_the_next_sync_keeps_the_resolutions_and_does_not_queue_a_dismissed_iden
     assert alpha["skipped_by_reason"] == {"dismissed": 1}
     assert world.count_contacts() == contacts  # no duplicate of the linked or created contacts
     assert {oid: link.contact_id for oid, link in world.links(ALPHA).items()} == {
-        oid: link.contact_id for oid, link in links.items()}
+        oid: link.contact_id for oid, link in links.items()
+    }
     with world.app.app_context():
-        gina = get_state().session.execute(select(ReconciliationItem.status).filter_by(
-            tenant=ongoing.tenant, entra_object_id="a-gina")).scalars().all()
+        gina = (
+            get_state()
+            .session.execute(
+                select(ReconciliationItem.status).filter_by(tenant=ongoing.tenant, entra_object_id="a-gina")
+            )
+            .scalars()
+            .all()
+        )
     assert gina == ["dismissed"]

@@ -33,8 +33,12 @@ def world(temporal_server: TemporalServer, tmp_path_factory: pytest.TempPathFact
     url = create_database("entra_sched")
     document = directory([customer(DELTA, "Delta Dental", "delta.test", [user("d-1", "una@delta.test", "Una")])])
     try:
-        with sync_world(url.replace("postgresql://", "postgresql+psycopg://", 1), temporal_server,
-                        tmp_path_factory.mktemp("secrets") / "store", document) as built:
+        with sync_world(
+            url.replace("postgresql://", "postgresql+psycopg://", 1),
+            temporal_server,
+            tmp_path_factory.mktemp("secrets") / "store",
+            document,
+        ) as built:
             built.add_clients({"Delta": []})
             built.connect_direct()
             with built.app.app_context():
@@ -134,8 +138,7 @@ def test_disabling_or_disconnecting_removes_the_schedule(world: SyncWorld) -> No
         session.commit()
 
 
-def test_settings_save_survives_an_unreachable_temporal(
-        host_db: str, caplog: pytest.LogCaptureFixture) -> None:
+def test_settings_save_survives_an_unreachable_temporal(host_db: str, caplog: pytest.LogCaptureFixture) -> None:
     app = build_app(host_db, "enterprise", ENTRA_TEMPORAL_ADDRESS="127.0.0.1:9")
     prepare_database(app)
     set_all_flags(app, True)

@@ -114,9 +114,19 @@ def test_injected_code_fails_pkce_at_the_identity_platform_and_nothing_is_saved(
 
 
 OFF_SITE = (
-    "https://evil.example/", "//evil.example/", "///evil.example/", "/\\evil.example/", "\\\\evil.example/",
-    "https:evil.example", "/\t/evil.example/", "/%09/evil.example/", "/\n/evil.example", " //evil.example/",
-    "javascript:alert(1)", "/%2F%2Fevil.example/", "http://localhost@evil.example/",
+    "https://evil.example/",
+    "//evil.example/",
+    "///evil.example/",
+    "/\\evil.example/",
+    "\\\\evil.example/",
+    "https:evil.example",
+    "/\t/evil.example/",
+    "/%09/evil.example/",
+    "/\n/evil.example",
+    " //evil.example/",
+    "javascript:alert(1)",
+    "/%2F%2Fevil.example/",
+    "http://localhost@evil.example/",
 )
 
 
@@ -131,8 +141,10 @@ def lands_on_site(location: str) -> bool:
 def test_login_never_redirects_off_site(api_world: ApiWorld, target: str) -> None:
     client = api_world.app.test_client()
     token = csrf_from(client.get("/login").get_data(as_text=True))
-    response = client.post(f"/login?next={quote(target, safe='')}",
-                           data={"email": "admin@acme.test", "password": PASSWORD, "csrf_token": token})
+    response = client.post(
+        f"/login?next={quote(target, safe='')}",
+        data={"email": "admin@acme.test", "password": PASSWORD, "csrf_token": token},
+    )
     assert response.status_code in (302, 303)
     assert lands_on_site(response.headers["Location"]), response.headers["Location"]
 
@@ -173,17 +185,34 @@ def acme_ids(api_world: ApiWorld) -> dict[str, str]:
         mapping = next(iter(mapped))
         run = session.execute(select(SyncRun).filter_by(tenant="acme")).scalars().first()
         assert run is not None and mapping.client_id
-        session.execute(SyncRunTenant.__table__.update().where(
-            SyncRunTenant.tenant == "acme", SyncRunTenant.run_id == run.id,
-            SyncRunTenant.entra_tenant_id == mapping.entra_tenant_id).values(status="held"))
+        session.execute(
+            SyncRunTenant.__table__.update()
+            .where(
+                SyncRunTenant.tenant == "acme",
+                SyncRunTenant.run_id == run.id,
+                SyncRunTenant.entra_tenant_id == mapping.entra_tenant_id,
+            )
+            .values(status="held")
+        )
         contact = session.scalar(select(func.min(Contact.id)).where(Contact.tenant == "acme"))
-        item = ReconciliationItem(tenant="acme", entra_tenant_id=mapping.entra_tenant_id, entra_object_id="r8-user",
-                                  client_id=mapping.client_id, reason="multiple_candidates",
-                                  candidate_contact_ids=[str(contact)], user={"display_name": "R8 User"})
+        item = ReconciliationItem(
+            tenant="acme",
+            entra_tenant_id=mapping.entra_tenant_id,
+            entra_object_id="r8-user",
+            client_id=mapping.client_id,
+            reason="multiple_candidates",
+            candidate_contact_ids=[str(contact)],
+            user={"display_name": "R8 User"},
+        )
         session.add(item)
         session.commit()
-        return {"entra_tenant_id": mapping.entra_tenant_id, "client_id": mapping.client_id, "run_id": run.id,
-                "item_id": item.id, "contact_id": str(contact)}
+        return {
+            "entra_tenant_id": mapping.entra_tenant_id,
+            "client_id": mapping.client_id,
+            "run_id": run.id,
+            "item_id": item.id,
+            "contact_id": str(contact),
+        }
 
 
 def test_other_tenants_admin_gets_404_for_every_acme_id_and_changes_nothing(
@@ -198,11 +227,25 @@ def test_other_tenants_admin_gets_404_for_every_acme_id_and_changes_nothing(
             probes += [(method, path, {}) for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"})]
     assert len(probes) >= 7
     probes += [  # ids inside bodies
-        ("POST", f"{API}/mappings/confirm", {"decisions": [
-            {"entra_tenant_id": acme_ids["entra_tenant_id"], "action": "map", "client_id": acme_ids["client_id"]}]}),
+        (
+            "POST",
+            f"{API}/mappings/confirm",
+            {
+                "decisions": [
+                    {
+                        "entra_tenant_id": acme_ids["entra_tenant_id"],
+                        "action": "map",
+                        "client_id": acme_ids["client_id"],
+                    }
+                ]
+            },
+        ),
         ("POST", f"{API}/sync", {"scope": "client", "client_id": acme_ids["client_id"]}),
-        ("POST", f"{API}/reconciliation/{acme_ids['item_id']}/resolve",
-         {"action": "link_existing", "contact_id": acme_ids["contact_id"]}),
+        (
+            "POST",
+            f"{API}/reconciliation/{acme_ids['item_id']}/resolve",
+            {"action": "link_existing", "contact_id": acme_ids["contact_id"]},
+        ),
     ]
     problems = []
     for method, path, body in probes:
@@ -222,8 +265,10 @@ def test_other_tenants_admin_gets_404_for_every_acme_id_and_changes_nothing(
 
 def visit_everything(world: ApiWorld) -> int:
     """Every GET route of ours (pages and API), with acme's real ids; returns how many were fetched."""
-    ids = {"run_id": [r["run_id"] for r in world.api("GET", "/sync/runs")["runs"]],
-           "entra_tenant_id": [t["entra_tenant_id"] for t in world.api("GET", "/tenants")["tenants"]]}
+    ids = {
+        "run_id": [r["run_id"] for r in world.api("GET", "/sync/runs")["runs"]],
+        "entra_tenant_id": [t["entra_tenant_id"] for t in world.api("GET", "/tenants")["tenants"]],
+    }
     fetched = 0
     for rule in world.app.url_map.iter_rules():
         if not rule.endpoint.startswith("entra") or "GET" not in (rule.methods or set()):
@@ -241,8 +286,11 @@ def visit_everything(world: ApiWorld) -> int:
 def stored_failures(app: Flask) -> list[str]:
     with app.app_context():
         session = get_state().session
-        texts = [*session.scalars(select(SyncRun.error)), *session.scalars(select(SyncRunTenant.error)),
-                 *session.scalars(select(Connection.last_error))]
+        texts = [
+            *session.scalars(select(SyncRun.error)),
+            *session.scalars(select(SyncRunTenant.error)),
+            *session.scalars(select(Connection.last_error)),
+        ]
     return [t for t in texts if t]
 
 
@@ -261,8 +309,11 @@ def test_no_secret_in_any_response_page_log_line_or_workflow_failure(api_world: 
     world, sim = api_world, api_world.world.sim
     set_all_flags(world.app, True)
     pages = visit_everything(world)
-    failing = next(t["entra_tenant_id"] for t in world.api("GET", "/tenants")["tenants"]
-                   if t["mapping"] and t["mapping"]["state"] == "mapped")
+    failing = next(
+        t["entra_tenant_id"]
+        for t in world.api("GET", "/tenants")["tenants"]
+        if t["mapping"] and t["mapping"]["state"] == "mapped"
+    )
     sim.set_faults(no_consent=[failing])  # that tenant's token requests fail (AADSTS65001, not retried)
     sim.expire_access_tokens()
     partial = world.sync()
@@ -296,6 +347,8 @@ def test_no_secret_in_any_response_page_log_line_or_workflow_failure(api_world: 
         if any(form in t for t in texts for form in {value, quote(value, safe=""), json.dumps(value)[1:-1]})
     ]
     assert not found, found
-    print(f"R9: {len(secrets)} secrets searched in {len(world.bodies)} response bodies ({pages} page/API reads), "
-          f"{len(world.logs.lines)} log lines, {len(haystacks['stored failures'])} stored failures, "
-          f"{len(haystacks['workflow histories'])} workflow histories: found 0")
+    print(
+        f"R9: {len(secrets)} secrets searched in {len(world.bodies)} response bodies ({pages} page/API reads), "
+        f"{len(world.logs.lines)} log lines, {len(haystacks['stored failures'])} stored failures, "
+        f"{len(haystacks['workflow histories'])} workflow histories: found 0"
+    )

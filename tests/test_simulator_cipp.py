@@ -9,8 +9,9 @@ from flask_entra.simulator import SimulatorClient
 
 
 def _cipp(sim: SimulatorClient, endpoint: str, token: str | None = None) -> Any:
-    return sim.http.get(f"{sim.cipp_base_url}/api/{endpoint}",
-                        headers={"Authorization": f"Bearer {token or sim.cipp_token()}"})
+    return sim.http.get(
+        f"{sim.cipp_base_url}/api/{endpoint}", headers={"Authorization": f"Bearer {token or sim.cipp_token()}"}
+    )
 
 
 def test_list_tenants_has_rows_an_adapter_must_drop(fresh_simulator: SimulatorClient) -> None:
@@ -28,7 +29,8 @@ def test_list_tenants_has_rows_an_adapter_must_drop(fresh_simulator: SimulatorCl
 
 
 def test_list_tenants_failure_arrives_as_http_200_and_legacy_casing_is_available(
-        fresh_simulator: SimulatorClient) -> None:
+    fresh_simulator: SimulatorClient,
+) -> None:
     sim = fresh_simulator
     sim.set_faults(cipp_list_tenants_failure=True)
     failed = _cipp(sim, "ListTenants")
@@ -71,8 +73,10 @@ def test_list_graph_request_pages_with_metadata_next_link(fresh_simulator: Simul
     customer = sim.dataset()["customers"][0]
     live = {u["id"] for u in customer["users"] if not u.get("deletedDateTime")}
     token = sim.cipp_token()
-    base = f"ListGraphRequest?tenantFilter={customer['tenantId']}&Endpoint=users&manualPagination=true" \
-           "&$select=id,mail&$top=50"
+    base = (
+        f"ListGraphRequest?tenantFilter={customer['tenantId']}&Endpoint=users&manualPagination=true"
+        "&$select=id,mail&$top=50"
+    )
     seen, query = [], base
     while True:
         body = _cipp(sim, query, token).json()

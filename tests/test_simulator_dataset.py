@@ -42,9 +42,18 @@ def test_generator_is_deterministic_and_has_the_mix_msps_meet() -> None:
 def test_demo_dataset_lines_up_with_the_example_psa_clients() -> None:
     dataset = Dataset(demo_dataset())
     names = {c["displayName"]: c for c in dataset.customers}
-    assert set(names) == {"Contoso Ltd", "Fabrikam, Inc.", "Northwind Traders", "Tailspin Toys Limited", "Proseware Inc"}
-    for name, domain in (("Contoso Ltd", "contoso.com"), ("Fabrikam, Inc.", "fabrikam.com"),
-                         ("Northwind Traders", "northwindtraders.com")):
+    assert set(names) == {
+        "Contoso Ltd",
+        "Fabrikam, Inc.",
+        "Northwind Traders",
+        "Tailspin Toys Limited",
+        "Proseware Inc",
+    }
+    for name, domain in (
+        ("Contoso Ltd", "contoso.com"),
+        ("Fabrikam, Inc.", "fabrikam.com"),
+        ("Northwind Traders", "northwindtraders.com"),
+    ):
         assert dataset.default_domain(names[name]) == domain
     assert [d["id"] for d in names["Tailspin Toys Limited"]["domains"]] == ["tailspin.onmicrosoft.com"]
     assert all(dataset.live_users(c) for c in dataset.customers)
@@ -67,8 +76,11 @@ def test_command_line_serves_a_generated_dataset() -> None:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    process = subprocess.Popen([sys.executable, "-m", "flask_entra.simulator", "--port", str(port), "--generate",
-                                "3x20", "--seed", "4"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "flask_entra.simulator", "--port", str(port), "--generate", "3x20", "--seed", "4"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     try:
         deadline = time.monotonic() + 30
         while True:

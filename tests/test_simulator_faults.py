@@ -63,8 +63,9 @@ def test_latency_is_applied_while_fifty_tenants_are_fetched_in_parallel(fresh_si
     with httpx.Client(timeout=30, limits=httpx.Limits(max_connections=50)) as client:
         started = time.monotonic()
         with ThreadPoolExecutor(max_workers=50) as pool:
-            answers = list(pool.map(lambda _: client.get(url, headers={"Authorization": f"Bearer {token}"}).status_code,
-                                    range(50)))
+            answers = list(
+                pool.map(lambda _: client.get(url, headers={"Authorization": f"Bearer {token}"}).status_code, range(50))
+            )
         elapsed = time.monotonic() - started
     assert answers == [200] * 50
     assert 0.2 <= elapsed < 5  # serially it would take at least 10 s
@@ -80,13 +81,20 @@ def test_fail_after_pages_breaks_a_tenants_listing_persistently(fresh_simulator:
         assert _users(sim, token, first.json()["@odata.nextLink"]).status_code == 503
     sim.set_faults(fail_status=500)
     assert _users(sim, token, first.json()["@odata.nextLink"]).status_code == 500
-    cipp = sim.http.get(f"{sim.cipp_base_url}/api/ListUsers?tenantFilter={tenant}",
-                        headers={"Authorization": f"Bearer {sim.cipp_token()}"})
+    cipp = sim.http.get(
+        f"{sim.cipp_base_url}/api/ListUsers?tenantFilter={tenant}",
+        headers={"Authorization": f"Bearer {sim.cipp_token()}"},
+    )
     assert cipp.status_code == 200  # CIPP reads 999 per page: this tenant's users fit in its first page
     sim.set_faults(fail_after_pages={tenant: 0})
     assert _users(sim, token).status_code == 500
-    assert sim.http.get(f"{sim.cipp_base_url}/api/ListUsers?tenantFilter={tenant}",
-                        headers={"Authorization": f"Bearer {sim.cipp_token()}"}).status_code == 500
+    assert (
+        sim.http.get(
+            f"{sim.cipp_base_url}/api/ListUsers?tenantFilter={tenant}",
+            headers={"Authorization": f"Bearer {sim.cipp_token()}"},
+        ).status_code
+        == 500
+    )
 
 
 def test_malformed_records_are_seeded_and_break_the_schema(fresh_simulator: SimulatorClient) -> None:
@@ -109,13 +117,22 @@ def test_malformed_records_are_seeded_and_break_the_schema(fresh_simulator: Simu
 def test_request_log_holds_no_credentials(fresh_simulator: SimulatorClient) -> None:
     sim = fresh_simulator
     signed_in = sim.sign_in()
-    sim.http.get(f"{sim.login_base_url}/organizations/oauth2/v2.0/authorize",
-                 params={"client_id": sim.credentials.client_id, "code": "abc-code", "client_secret": "s3cret"})
-    sim.http.get(f"{sim.graph_base_url}/v1.0/users?$top=3", headers={"Authorization": f"Bearer {signed_in['access_token']}"})
+    sim.http.get(
+        f"{sim.login_base_url}/organizations/oauth2/v2.0/authorize",
+        params={"client_id": sim.credentials.client_id, "code": "abc-code", "client_secret": "s3cret"},
+    )
+    sim.http.get(
+        f"{sim.graph_base_url}/v1.0/users?$top=3", headers={"Authorization": f"Bearer {signed_in['access_token']}"}
+    )
     log = sim.request_log()
     text = repr(log)
-    for secret in (signed_in["access_token"], signed_in["refresh_token"], sim.credentials.client_secret, "s3cret",
-                   "abc-code"):
+    for secret in (
+        signed_in["access_token"],
+        signed_in["refresh_token"],
+        sim.credentials.client_secret,
+        "s3cret",
+        "abc-code",
+    ):
         assert secret not in text
     assert {"method", "path", "query", "status"} <= log[-1].keys()
     assert log[-1]["path"] == "/graph/v1.0/users" and log[-1]["query"] == {"$top": "3"} and log[-1]["status"] == 200

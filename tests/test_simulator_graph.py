@@ -40,8 +40,11 @@ def _all_pages(sim: SimulatorClient, token: str, path: str) -> tuple[list[dict[s
 
 def test_every_graph_route_the_simulator_serves_exists_in_the_v1_schema() -> None:
     app = create_app(SimulatorState(demo_dataset()))
-    routes = [r.rule.removeprefix("/graph") for r in app.url_map.iter_rules()
-              if r.rule.startswith("/graph/") and r.endpoint != "sim_graph.unknown_resource"]
+    routes = [
+        r.rule.removeprefix("/graph")
+        for r in app.url_map.iter_rules()
+        if r.rule.startswith("/graph/") and r.endpoint != "sim_graph.unknown_resource"
+    ]
     assert len(routes) >= 12
     for route in routes:
         path = re.sub(r"<(?:\w+:)?\w+>", "00000000-0000-0000-0000-000000000001", route)
@@ -89,7 +92,10 @@ def test_users_paging_top_and_select(fresh_simulator: SimulatorClient) -> None:
 
     first = _get(sim, token, "/v1.0/users?$select=id,mail,accountEnabled&$top=40").json()
     assert [set(u) for u in first["value"]] == [{"id", "mail", "accountEnabled"}] * 40
-    assert first["@odata.nextLink"].startswith(f"{sim.graph_base_url}/v1.0/users?") and "skiptoken" in first["@odata.nextLink"]
+    assert (
+        first["@odata.nextLink"].startswith(f"{sim.graph_base_url}/v1.0/users?")
+        and "skiptoken" in first["@odata.nextLink"]
+    )
     selected, pages = _all_pages(sim, token, "/v1.0/users?$select=id,mail,accountEnabled&$top=40")
     assert pages == -(-len(live) // 40) and len({u["id"] for u in selected}) == len(live)
     assert _all_pages(sim, token, "/v1.0/users?$top=999")[1] == 1
@@ -109,7 +115,9 @@ def test_the_token_tenant_decides_whose_data_is_returned(fresh_simulator: Simula
     customer_users = {u["id"] for u in _all_pages(sim, customer, "/v1.0/users")[0]}
     assert customer_users and not customer_users & partner_users
     assert _get(sim, customer, "/v1.0/tenantRelationships/delegatedAdminCustomers").json()["value"] == []
-    assert {d["id"] for d in _get(sim, customer, "/v1.0/domains").json()["value"]} == {d["id"] for d in entry["domains"]}
+    assert {d["id"] for d in _get(sim, customer, "/v1.0/domains").json()["value"]} == {
+        d["id"] for d in entry["domains"]
+    }
 
 
 def test_gdap_views(fresh_simulator: SimulatorClient) -> None:
@@ -119,13 +127,16 @@ def test_gdap_views(fresh_simulator: SimulatorClient) -> None:
     listed = _all_pages(sim, partner, "/v1.0/tenantRelationships/delegatedAdminCustomers?$top=2")
     assert listed[1] == 3 and {c["tenantId"] for c in listed[0]} == {c["tenantId"] for c in customers}
     everything = _get(sim, partner, "/v1.0/tenantRelationships/delegatedAdminRelationships").json()["value"]
-    active = _get(sim, partner, "/v1.0/tenantRelationships/delegatedAdminRelationships",
-                  params={"$filter": "status eq 'active'"}).json()["value"]
+    active = _get(
+        sim, partner, "/v1.0/tenantRelationships/delegatedAdminRelationships", params={"$filter": "status eq 'active'"}
+    ).json()["value"]
     assert {r["status"] for r in everything} == {"active", "expired"} and {r["status"] for r in active} == {"active"}
     assert any(r["displayName"].startswith("MLT_") for r in active) and all(r["endDateTime"] for r in active)
     per_customer: dict[str, int] = {}
     for relationship in everything:
-        per_customer[relationship["customer"]["tenantId"]] = per_customer.get(relationship["customer"]["tenantId"], 0) + 1
+        per_customer[relationship["customer"]["tenantId"]] = (
+            per_customer.get(relationship["customer"]["tenantId"], 0) + 1
+        )
     assert max(per_customer.values()) > 1
     assert _get(sim, partner, "/v1.0/tenantRelationships/delegatedAdminCustomers?$top=301").status_code == 400
     sim.end_gdap(customers[0]["tenantId"])

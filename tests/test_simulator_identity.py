@@ -22,13 +22,22 @@ def _authorize(sim: SimulatorClient, **overrides: str) -> tuple[str, dict[str, s
     """Accept the consent page the way a browser would; return (verifier, the redirect's query)."""
     verifier = "v" * 50
     challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).decode().rstrip("=")
-    params = {"client_id": sim.credentials.client_id, "response_type": "code", "redirect_uri": REDIRECT,
-              "scope": " ".join(PARTNER_SCOPES), "state": "st4te", "nonce": "n0nce", "code_challenge": challenge,
-              "code_challenge_method": "S256", **overrides}
+    params = {
+        "client_id": sim.credentials.client_id,
+        "response_type": "code",
+        "redirect_uri": REDIRECT,
+        "scope": " ".join(PARTNER_SCOPES),
+        "state": "st4te",
+        "nonce": "n0nce",
+        "code_challenge": challenge,
+        "code_challenge_method": "S256",
+        **overrides,
+    }
     page = sim.http.get(f"/login/{sim.partner_tenant_id}/oauth2/v2.0/authorize", params=params)
     assert page.status_code == 200 and 'id="accept"' in page.text
-    answer = sim.http.post(f"/login/{sim.partner_tenant_id}/oauth2/v2.0/authorize", params=params,
-                           data={"consent": "accept"})
+    answer = sim.http.post(
+        f"/login/{sim.partner_tenant_id}/oauth2/v2.0/authorize", params=params, data={"consent": "accept"}
+    )
     assert answer.status_code == 302
     location = urlsplit(answer.headers["location"])
     assert f"{location.scheme}://{location.netloc}{location.path}" == REDIRECT
@@ -36,9 +45,17 @@ def _authorize(sim: SimulatorClient, **overrides: str) -> tuple[str, dict[str, s
 
 
 def _redeem(sim: SimulatorClient, code: str, verifier: str, redirect_uri: str = REDIRECT) -> Any:
-    return sim.http.post(sim.token_url(sim.partner_tenant_id), data={
-        "client_id": sim.credentials.client_id, "client_secret": sim.credentials.client_secret,
-        "grant_type": "authorization_code", "code": code, "redirect_uri": redirect_uri, "code_verifier": verifier})
+    return sim.http.post(
+        sim.token_url(sim.partner_tenant_id),
+        data={
+            "client_id": sim.credentials.client_id,
+            "client_secret": sim.credentials.client_secret,
+            "grant_type": "authorization_code",
+            "code": code,
+            "redirect_uri": redirect_uri,
+            "code_verifier": verifier,
+        },
+    )
 
 
 def _aadsts(response: Any) -> int:
@@ -48,7 +65,9 @@ def _aadsts(response: Any) -> int:
     return int(body["error_codes"][0])
 
 
-def test_authorization_code_with_pkce_gives_tokens_and_an_id_token_that_verifies(fresh_simulator: SimulatorClient) -> None:
+def test_authorization_code_with_pkce_gives_tokens_and_an_id_token_that_verifies(
+    fresh_simulator: SimulatorClient,
+) -> None:
     sim = fresh_simulator
     verifier, answer = _authorize(sim)
     assert answer["state"] == "st4te"
@@ -61,9 +80,12 @@ def test_authorization_code_with_pkce_gives_tokens_and_an_id_token_that_verifies
     assert discovery["token_endpoint"] == sim.token_url(sim.partner_tenant_id)
     keys = KeySet.import_key_set(sim.http.get(discovery["jwks_uri"]).json())
     claims = jwt.decode(tokens["id_token"], keys, algorithms=["RS256"]).claims
-    jwt.JWTClaimsRegistry(iss={"essential": True, "value": discovery["issuer"]},
-                          aud={"essential": True, "value": sim.credentials.client_id},
-                          nonce={"essential": True, "value": "n0nce"}, exp={"essential": True}).validate(claims)
+    jwt.JWTClaimsRegistry(
+        iss={"essential": True, "value": discovery["issuer"]},
+        aud={"essential": True, "value": sim.credentials.client_id},
+        nonce={"essential": True, "value": "n0nce"},
+        exp={"essential": True},
+    ).validate(claims)
     partner_admin = sim.dataset()["partner"]["users"][0]
     assert claims["tid"] == sim.partner_tenant_id and claims["oid"] == partner_admin["id"]
     assert claims["preferred_username"] == partner_admin["userPrincipalName"]
@@ -83,11 +105,17 @@ def test_wrong_verifier_reused_code_and_other_redirect_are_refused(fresh_simulat
 
 
 def test_authorize_checks_the_app_and_redirect_uri_and_reports_errors_by_redirect(
-        fresh_simulator: SimulatorClient) -> None:
+    fresh_simulator: SimulatorClient,
+) -> None:
     sim = fresh_simulator
     authorize = f"/login/{sim.partner_tenant_id}/oauth2/v2.0/authorize"
-    base = {"client_id": sim.credentials.client_id, "response_type": "code", "redirect_uri": REDIRECT,
-            "scope": "openid offline_access", "state": "s"}
+    base = {
+        "client_id": sim.credentials.client_id,
+        "response_type": "code",
+        "redirect_uri": REDIRECT,
+        "scope": "openid offline_access",
+        "state": "s",
+    }
     unknown_app = sim.http.get(authorize, params={**base, "client_id": "00000000-0000-0000-0000-000000000000"})
     assert unknown_app.status_code == 400 and "AADSTS700016" in unknown_app.text
     foreign = sim.http.get(authorize, params={**base, "redirect_uri": "https://attacker.example/callback"})
@@ -101,7 +129,9 @@ def test_authorize_checks_the_app_and_redirect_uri_and_reports_errors_by_redirec
     assert query["error"] == ["consent_required"] and query["state"] == ["s"]
 
 
-def test_refresh_at_customer_authorities_rotates_and_enforces_gdap_and_consent(fresh_simulator: SimulatorClient) -> None:
+def test_refresh_at_customer_authorities_rotates_and_enforces_gdap_and_consent(
+    fresh_simulator: SimulatorClient,
+) -> None:
     sim = fresh_simulator
     customers = sim.dataset()["customers"]
     first, second, third = (c["tenantId"] for c in customers[:3])
@@ -134,12 +164,21 @@ def test_client_authentication_errors(fresh_simulator: SimulatorClient) -> None:
     assert _aadsts(bad_secret) == 7000215
     unknown = sim.http.post(sim.token_url("organizations"), data={**form, "client_id": "nope", "client_secret": "x"})
     assert unknown.status_code == 400 and _aadsts(unknown) == 700016
-    basic = sim.http.post(sim.token_url("organizations"), data={"grant_type": "refresh_token", "refresh_token": "x"},
-                          auth=(sim.credentials.client_id, sim.credentials.client_secret))
+    basic = sim.http.post(
+        sim.token_url("organizations"),
+        data={"grant_type": "refresh_token", "refresh_token": "x"},
+        auth=(sim.credentials.client_id, sim.credentials.client_secret),
+    )
     assert _aadsts(basic) == 9002313  # authenticated by HTTP Basic; only the refresh token is wrong
-    two_resources = sim.http.post(sim.token_url("organizations"), data={
-        **form, "client_secret": sim.credentials.client_secret, "refresh_token": sim.sign_in()["refresh_token"],
-        "scope": f"{GRAPH_RESOURCE}/User.Read.All api://{sim.credentials.cipp_client_id}/.default"})
+    two_resources = sim.http.post(
+        sim.token_url("organizations"),
+        data={
+            **form,
+            "client_secret": sim.credentials.client_secret,
+            "refresh_token": sim.sign_in()["refresh_token"],
+            "scope": f"{GRAPH_RESOURCE}/User.Read.All api://{sim.credentials.cipp_client_id}/.default",
+        },
+    )
     assert _aadsts(two_resources) == 70011
 
 
@@ -149,15 +188,24 @@ def test_client_credentials_for_the_cipp_api_client(fresh_simulator: SimulatorCl
     assert sim.http.get(f"{sim.cipp_base_url}/api/GetVersion", headers={"Authorization": f"Bearer {token}"}).is_success
     graph_answer = sim.http.get(f"{sim.graph_base_url}/v1.0/users", headers={"Authorization": f"Bearer {token}"})
     assert graph_answer.status_code == 401  # a CIPP token is not a Graph token
-    not_default = sim.http.post(sim.token_url(sim.partner_tenant_id), data={
-        "client_id": sim.credentials.cipp_client_id, "client_secret": sim.credentials.cipp_client_secret,
-        "grant_type": "client_credentials", "scope": f"api://{sim.credentials.cipp_client_id}/user_impersonation"})
+    not_default = sim.http.post(
+        sim.token_url(sim.partner_tenant_id),
+        data={
+            "client_id": sim.credentials.cipp_client_id,
+            "client_secret": sim.credentials.cipp_client_secret,
+            "grant_type": "client_credentials",
+            "scope": f"api://{sim.credentials.cipp_client_id}/user_impersonation",
+        },
+    )
     assert not_default.status_code == 400 and not_default.json()["error"] == "invalid_scope"
 
 
 @pytest.mark.parametrize("redirect_uri", [DEFAULT_REDIRECT_URIS[1].replace("127.0.0.1", "127.0.0.1:61234")])
-def test_scripted_sign_in_helper_works_on_any_loopback_port(fresh_simulator: SimulatorClient, redirect_uri: str) -> None:
+def test_scripted_sign_in_helper_works_on_any_loopback_port(
+    fresh_simulator: SimulatorClient, redirect_uri: str
+) -> None:
     tokens = fresh_simulator.sign_in(redirect_uri=redirect_uri)
-    me = fresh_simulator.http.get(f"{fresh_simulator.graph_base_url}/v1.0/me",
-                                  headers={"Authorization": f"Bearer {tokens['access_token']}"})
+    me = fresh_simulator.http.get(
+        f"{fresh_simulator.graph_base_url}/v1.0/me", headers={"Authorization": f"Bearer {tokens['access_token']}"}
+    )
     assert me.json()["userPrincipalName"] == fresh_simulator.dataset()["partner"]["users"][0]["userPrincipalName"]

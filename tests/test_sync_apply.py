@@ -36,8 +36,14 @@ RUN_TABLES = {"entra_sync_runs", "entra_sync_run_tenants"}
 
 
 def member(n: int, **changes: Any) -> EntraUser:
-    base = EntraUser(object_id=f"u{n:03d}", user_principal_name=f"user{n:03d}@apply.test", display_name=f"User {n:03d}",
-                     mail=f"user{n:03d}@apply.test", job_title="Staff", mobile_phone=f"+1 555 {n:04d}")
+    base = EntraUser(
+        object_id=f"u{n:03d}",
+        user_principal_name=f"user{n:03d}@apply.test",
+        display_name=f"User {n:03d}",
+        mail=f"user{n:03d}@apply.test",
+        job_title="Staff",
+        mobile_phone=f"+1 555 {n:04d}",
+    )
     return replace(base, **changes)
 
 
@@ -65,25 +71,38 @@ def client_id(app: Flask) -> str:
         db.session.add(client)
         db.session.flush()
         for n in range(1, 11):
-            db.session.add(Contact(tenant=TENANT, client_id=client.id, full_name=f"Contact {n}",
-                                   email=f"USER{n:03d}@apply.test"))
+            db.session.add(
+                Contact(tenant=TENANT, client_id=client.id, full_name=f"Contact {n}", email=f"USER{n:03d}@apply.test")
+            )
         db.session.add(ManagedTenantRow(tenant=TENANT, entra_tenant_id=ENTRA, display_name="Apply Corp"))
-        db.session.add(TenantMapping(tenant=TENANT, entra_tenant_id=ENTRA, state="mapped", client_id=str(client.id),
-                                     reason="manual"))
+        db.session.add(
+            TenantMapping(
+                tenant=TENANT, entra_tenant_id=ENTRA, state="mapped", client_id=str(client.id), reason="manual"
+            )
+        )
         db.session.commit()
         return str(client.id)
 
 
-def run_sync(app: Flask, client_id: str, users: Sequence[EntraUser], *, deleted: Sequence[EntraUser] = (),
-             complete: bool = True, dry_run: bool = False) -> tuple[str, sync.TenantResult]:
+def run_sync(
+    app: Flask,
+    client_id: str,
+    users: Sequence[EntraUser],
+    *,
+    deleted: Sequence[EntraUser] = (),
+    complete: bool = True,
+    dry_run: bool = False,
+) -> tuple[str, sync.TenantResult]:
     with app.app_context():
         state = get_state()
         run = RunIdentity(tenant=TENANT, run_id=new_id(), workflow_id="test", kind="all", dry_run=dry_run)
         open_run(state.session, run)
-        listing = UserListing(users=list(users), deleted=list(deleted), complete=complete,
-                              error=None if complete else "page 2 failed")
-        result = sync.sync_tenant(state.session, state.adapter,
-                                  sync.TenantJob(TENANT, run.run_id, ENTRA, client_id, dry_run), listing)
+        listing = UserListing(
+            users=list(users), deleted=list(deleted), complete=complete, error=None if complete else "page 2 failed"
+        )
+        result = sync.sync_tenant(
+            state.session, state.adapter, sync.TenantJob(TENANT, run.run_id, ENTRA, client_id, dry_run), listing
+        )
         finish_run(state.session, run)
         return run.run_id, result
 
@@ -92,16 +111,20 @@ def contacts(app: Flask, client_id: str) -> dict[str, tuple[Any, ...]]:
     from example_host.models import Contact, db
 
     with app.app_context():
-        rows = db.session.execute(select(Contact.email, Contact.full_name, Contact.job_title, Contact.mobile,
-                                         Contact.is_inactive).where(Contact.client_id == int(client_id))).all()
+        rows = db.session.execute(
+            select(Contact.email, Contact.full_name, Contact.job_title, Contact.mobile, Contact.is_inactive).where(
+                Contact.client_id == int(client_id)
+            )
+        ).all()
     return {row[0].lower(): tuple(row[1:]) for row in rows}
 
 
 def links(app: Flask) -> dict[str, ContactLink]:
     with app.app_context():
         session = get_state().session
-        found = {row.entra_object_id: row for row in session.execute(select(ContactLink).filter_by(tenant=TENANT))
-                 .scalars()}
+        found = {
+            row.entra_object_id: row for row in session.execute(select(ContactLink).filter_by(tenant=TENANT)).scalars()
+        }
         session.expunge_all()
         return found
 
@@ -132,8 +155,7 @@ def set_toggles(app: Flask, **toggles: bool) -> None:
         session.commit()
 
 
-def test_first_sync_links_existing_contacts_and_creates_the_rest_with_their_reasons(
-        app: Flask, client_id: str) -> None:
+def test_first_sync_links_existing_contacts_and_creates_the_rest_with_their_reasons(app: Flask, client_id: str) -> None:
     users = [member(n) for n in range(1, 16)]
     _, result = run_sync(app, client_id, users)
     assert (result.status, result.counters["linked"], result.counters["created"]) == ("completed", 10, 5)
@@ -142,8 +164,10 @@ def test_first_sync_links_existing_contacts_and_creates_the_rest_with_their_reas
     assert after["user001@apply.test"] == ("Contact 1", None, None, False)  # linked, toggles off: untouched
     assert after["user015@apply.test"] == ("User 015", "Staff", "+1 555 0015", False)  # created with every field
     reasons = {oid: link.link_reason for oid, link in links(app).items()}
-    assert reasons == {**{f"u{n:03d}": "email_match" for n in range(1, 11)},
-                       **{f"u{n:03d}": "created" for n in range(11, 16)}}
+    assert reasons == {
+        **{f"u{n:03d}": "email_match" for n in range(1, 11)},
+        **{f"u{n:03d}": "created" for n in range(11, 16)},
+    }
 
 
 def test_toggled_fields_update_and_inactivation_reactivation_round_trip(app: Flask, client_id: str) -> None:
@@ -234,7 +258,9 @@ def test_a_mass_inactivation_is_held_until_released_and_rechecked(app: Flask, cl
         released = sync.release_held(state.session, state.adapter, TENANT, run_id, ENTRA, "admin")
     assert released == {"entra_tenant_id": ENTRA, "released": 6, "skipped": 1}
     after = contacts(app, client_id)
-    assert [email for email, row in sorted(after.items()) if row[3]] == [f"user{n:03d}@apply.test" for n in range(4, 11)]
+    assert [email for email, row in sorted(after.items()) if row[3]] == [
+        f"user{n:03d}@apply.test" for n in range(4, 11)
+    ]
     assert links(app)["u005"].inactivation_reason == "absent"
     with app.app_context():
         state = get_state()

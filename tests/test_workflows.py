@@ -32,26 +32,32 @@ ALPHA, BETA, GAMMA = (
 
 #: Alpha Corp's directory and what the first sync must do with each user (mapped to client "Alpha").
 ALPHA_USERS = [
-    user("a-alice", "alice@alpha.test", "Alice Archer"),                 # contact alice@ exists: linked
+    user("a-alice", "alice@alpha.test", "Alice Archer"),  # contact alice@ exists: linked
     user("a-bob", "bob@alpha.test", "Bob Baker", jobTitle="Engineer"),  # no contact: created
     user("a-carol", "carol@alpha.test", "Carol Cruz", accountEnabled=False),  # disabled, unlinked: skipped
-    user("a-dave", "dave_other.test#EXT#@alpha.onmicrosoft.com", "Dave Guest", mail="dave@other.test",
-         userType="Guest"),                                               # guest: skipped
-    user("a-info", "info@alpha.test", "Alpha Info"),                      # shared mailbox pattern: skipped
-    user("a-erin", "erin@alpha.test", "Erin Ellis"),                      # two Alpha contacts share it: review
-    user("a-frank", "frank@alpha.test", "Frank Fox"),                     # address of a Beta contact: review
-    user("a-grace", "grace@alpha.test", "Grace Green"),                   # linked (later disabled upstream)
-    user("a-heidi", "heidi@alpha.test", "Heidi Hall"),                    # linked (later deleted upstream)
+    user(
+        "a-dave", "dave_other.test#EXT#@alpha.onmicrosoft.com", "Dave Guest", mail="dave@other.test", userType="Guest"
+    ),  # guest: skipped
+    user("a-info", "info@alpha.test", "Alpha Info"),  # shared mailbox pattern: skipped
+    user("a-erin", "erin@alpha.test", "Erin Ellis"),  # two Alpha contacts share it: review
+    user("a-frank", "frank@alpha.test", "Frank Fox"),  # address of a Beta contact: review
+    user("a-grace", "grace@alpha.test", "Grace Green"),  # linked (later disabled upstream)
+    user("a-heidi", "heidi@alpha.test", "Heidi Hall"),  # linked (later deleted upstream)
 ]
 BETA_USERS = [
-    user("b-ivan", "ivan@beta.test", "Ivan Ito"),                         # created
-    user("b-judy", "judy@beta.test", "Judy Jones"),                       # linked
+    user("b-ivan", "ivan@beta.test", "Ivan Ito"),  # created
+    user("b-judy", "judy@beta.test", "Judy Jones"),  # linked
 ]
 GAMMA_USERS = [user("g-ken", "ken@gamma.test", "Ken Kato")]
 
 CLIENTS = {
-    "Alpha": [("Alice A.", "alice@alpha.test"), ("Erin One", "erin@alpha.test"), ("Erin Two", "ERIN@alpha.test"),
-              ("Grace G.", "grace@alpha.test"), ("Heidi H.", "heidi@alpha.test")],
+    "Alpha": [
+        ("Alice A.", "alice@alpha.test"),
+        ("Erin One", "erin@alpha.test"),
+        ("Erin Two", "ERIN@alpha.test"),
+        ("Grace G.", "grace@alpha.test"),
+        ("Heidi H.", "heidi@alpha.test"),
+    ],
     "Beta": [("Judy J.", "judy@beta.test"), ("Frank at Beta", "frank@alpha.test")],
     "Gamma": [],
 }
@@ -60,14 +66,20 @@ CLIENTS = {
 @pytest.fixture(scope="module")
 def world(temporal_server: TemporalServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[SyncWorld]:
     url = create_database("entra_wf")
-    document = directory([
-        customer(ALPHA, "Alpha Corp", "alpha.test", ALPHA_USERS),
-        customer(BETA, "Beta LLC", "beta.test", BETA_USERS),
-        customer(GAMMA, "Gamma GmbH", "gamma.test", GAMMA_USERS),
-    ])
+    document = directory(
+        [
+            customer(ALPHA, "Alpha Corp", "alpha.test", ALPHA_USERS),
+            customer(BETA, "Beta LLC", "beta.test", BETA_USERS),
+            customer(GAMMA, "Gamma GmbH", "gamma.test", GAMMA_USERS),
+        ]
+    )
     try:
-        with sync_world(url.replace("postgresql://", "postgresql+psycopg://", 1), temporal_server,
-                        tmp_path_factory.mktemp("secrets") / "store", document) as built:
+        with sync_world(
+            url.replace("postgresql://", "postgresql+psycopg://", 1),
+            temporal_server,
+            tmp_path_factory.mktemp("secrets") / "store",
+            document,
+        ) as built:
             built.add_clients(CLIENTS)
             built.connect_direct()
             yield built
@@ -92,7 +104,10 @@ def test_discovery_is_idempotent_and_updates_renamed_tenants_in_place(world: Syn
     assert first["status"] == "completed"
     tenants = world.managed_tenants()
     assert {t: row.display_name for t, row in tenants.items()} == {
-        ALPHA: "Alpha Corp", BETA: "Beta LLC", GAMMA: "Gamma GmbH"}
+        ALPHA: "Alpha Corp",
+        BETA: "Beta LLC",
+        GAMMA: "Gamma GmbH",
+    }
     assert tenants[ALPHA].default_domain == "alpha.test"
     assert all(row.missing_since is None for row in tenants.values())
 
@@ -114,8 +129,13 @@ def test_discovery_is_idempotent_and_updates_renamed_tenants_in_place(world: Syn
     assert gone["result"]["missing"] == 1  # type: ignore[index]
     assert world.managed_tenants()[GAMMA].missing_since is not None  # marked, not deleted
     with world.app.app_context():  # and its mapping is kept
-        kept = get_state().session.execute(select(TenantMapping.client_id).filter_by(
-            tenant=world.tenant, entra_tenant_id=GAMMA, active=True)).scalar_one()
+        kept = (
+            get_state()
+            .session.execute(
+                select(TenantMapping.client_id).filter_by(tenant=world.tenant, entra_tenant_id=GAMMA, active=True)
+            )
+            .scalar_one()
+        )
     assert kept == world.client_ids["Gamma"]
     world.sim.update_tenant(GAMMA, gdapStatus="active")
     back = discover(world)
@@ -136,10 +156,26 @@ def activity_counters(row_counters: dict[str, object]) -> dict[str, object]:
     return {k: v for k, v in row_counters.items() if k != "skipped"}
 
 
-ALPHA_FIRST = {"created": 1, "linked": 3, "updated": 0, "inactivated": 0, "reactivated": 0, "ambiguous": 2,
-               "held": 0, "skipped_by_reason": {"disabled": 1, "guest": 1, "service_account": 1}}
-BETA_FIRST = {"created": 1, "linked": 1, "updated": 0, "inactivated": 0, "reactivated": 0, "ambiguous": 0,
-              "held": 0, "skipped_by_reason": {}}
+ALPHA_FIRST = {
+    "created": 1,
+    "linked": 3,
+    "updated": 0,
+    "inactivated": 0,
+    "reactivated": 0,
+    "ambiguous": 2,
+    "held": 0,
+    "skipped_by_reason": {"disabled": 1, "guest": 1, "service_account": 1},
+}
+BETA_FIRST = {
+    "created": 1,
+    "linked": 1,
+    "updated": 0,
+    "inactivated": 0,
+    "reactivated": 0,
+    "ambiguous": 0,
+    "held": 0,
+    "skipped_by_reason": {},
+}
 
 
 def test_dry_run_predicts_the_initial_sync_which_links_creates_queues_and_skips(mapped: SyncWorld) -> None:
@@ -170,11 +206,21 @@ def test_dry_run_predicts_the_initial_sync_which_links_creates_queues_and_skips(
 
     links = world.links(ALPHA)
     assert {oid: link.link_reason for oid, link in links.items()} == {
-        "a-alice": "email_match", "a-bob": "created", "a-grace": "email_match", "a-heidi": "email_match"}
+        "a-alice": "email_match",
+        "a-bob": "created",
+        "a-grace": "email_match",
+        "a-heidi": "email_match",
+    }
     with world.app.app_context():
-        items = get_state().session.execute(
-            select(ReconciliationItem.entra_object_id, ReconciliationItem.reason)
-            .filter_by(tenant=world.tenant, status="open")).all()
+        items = (
+            get_state()
+            .session.execute(
+                select(ReconciliationItem.entra_object_id, ReconciliationItem.reason).filter_by(
+                    tenant=world.tenant, status="open"
+                )
+            )
+            .all()
+        )
     assert dict(items) == {"a-erin": "multiple_candidates", "a-frank": "email_owned_by_other_client"}
 
 
@@ -279,8 +325,9 @@ def test_operators_can_run_a_sync_and_reconcile_schedules_from_the_cli(mapped: S
     result = runner.invoke(sync_command, ["--tenant", mapped.tenant, "--scope", "all"])
     assert result.exit_code == 0, result.output
     assert "completed: 2/2 Microsoft tenants" in result.output
-    refused = runner.invoke(sync_command, ["--tenant", mapped.tenant, "--scope", "client",
-                                           "--client-id", mapped.client_ids["Gamma"]])
+    refused = runner.invoke(
+        sync_command, ["--tenant", mapped.tenant, "--scope", "client", "--client-id", mapped.client_ids["Gamma"]]
+    )
     assert refused.exit_code == 1 and "no mapped Microsoft tenant" in refused.output
     listed = runner.invoke(schedules_cli, ["sync"])
     assert listed.exit_code == 0 and f"{mapped.tenant}: absent" in listed.output  # sync is not enabled here

@@ -49,8 +49,18 @@ def launch_sync(
     request = SyncRequest(tenant=tenant, kind=scope, client_id=client_id, dry_run=dry_run, requested_by=requested_by)
     started = start_sync_workflow(state.app, request)
     # the row exists from now on (the workflow creates it too, whichever comes first), so the run page never 404s
-    ensure_run(session(), RunIdentity(tenant=tenant, run_id=started.run_id, workflow_id=started.workflow_id,
-                                      kind=scope, client_id=client_id, dry_run=dry_run, requested_by=requested_by))
+    ensure_run(
+        session(),
+        RunIdentity(
+            tenant=tenant,
+            run_id=started.run_id,
+            workflow_id=started.workflow_id,
+            kind=scope,
+            client_id=client_id,
+            dry_run=dry_run,
+            requested_by=requested_by,
+        ),
+    )
     session().commit()
     return {"run_id": started.run_id, "workflow_id": started.workflow_id}
 
@@ -62,5 +72,4 @@ def release_held(principal: Principal | None, run_id: str, entra_tenant_id: str)
     the contact was made inactive meanwhile, or the user was enabled again).
     """
     principal, state = enter(principal, UPDATE)
-    return applier.release_held(session(), state.adapter, principal.tenant, run_id, entra_tenant_id,
-                                principal.user_id)
+    return applier.release_held(session(), state.adapter, principal.tenant, run_id, entra_tenant_id, principal.user_id)

@@ -95,7 +95,9 @@ OPERATIONS: dict[str, Operation] = {
     "entra_api.clients": Operation(
         "Search the host's clients (the mapping step's picker).",
         _list_of("clients", s.CLIENT_HIT),
-        query={"q": {"type": "string", "description": "Matched against names and domains; the first 100 characters count."}},
+        query={
+            "q": {"type": "string", "description": "Matched against names and domains; the first 100 characters count."}
+        },
     ),
     "entra_api.mappings_preview": Operation("Suggested and decided mappings; writes nothing.", s.PREVIEW),
     "entra_api.mappings_confirm": Operation(

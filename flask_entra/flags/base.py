@@ -44,8 +44,12 @@ class FlagState:
     tenant_ids: tuple[str, ...]  # empty: every tenant, when enabled
 
     def to_json(self) -> dict[str, Any]:
-        return {"key": self.key, "description": self.description, "enabled": self.enabled,
-                "tenant_ids": list(self.tenant_ids)}
+        return {
+            "key": self.key,
+            "description": self.description,
+            "enabled": self.enabled,
+            "tenant_ids": list(self.tenant_ids),
+        }
 
 
 def checked_key(key: str) -> str:

@@ -105,7 +105,9 @@ class EmbeddedFlagService(FlagService):
                 logger.warning(
                     "%s %s",
                     exc.message,
-                    "Keeping the flags last read." if self._client else "Every feature flag is off until it can be read.",
+                    "Keeping the flags last read."
+                    if self._client
+                    else "Every feature flag is off until it can be read.",
                 )
 
     def _reload(self) -> tuple[FlagState, ...]:

@@ -66,8 +66,15 @@ def targeting_strategy(key: str, tenant_ids: Iterable[str]) -> dict[str, Any]:
     """
     tenants = list(tenant_ids)
     constraints = (
-        [{"contextName": TENANT_CONTEXT, "operator": "IN", "values": tenants, "inverted": False,
-          "caseInsensitive": False}]
+        [
+            {
+                "contextName": TENANT_CONTEXT,
+                "operator": "IN",
+                "values": tenants,
+                "inverted": False,
+                "caseInsensitive": False,
+            }
+        ]
         if tenants
         else []
     )
@@ -85,7 +92,8 @@ def targeted_tenants(strategies: Iterable[dict[str, Any]]) -> tuple[str, ...]:
         if strategy.get("disabled"):
             continue
         limits = [
-            c for c in strategy.get("constraints") or []
+            c
+            for c in strategy.get("constraints") or []
             if c.get("contextName") == TENANT_CONTEXT and c.get("operator") == "IN" and not c.get("inverted")
         ]
         if not limits:

@@ -166,7 +166,9 @@ class UnleashFlagService(FlagService):
     def _create(self, key: str, description: str, enabled: bool) -> FlagState:
         checked_key(key)
         try:
-            self._admin("POST", self._features_path(), json={"name": key, "description": description, "type": "release"})
+            self._admin(
+                "POST", self._features_path(), json={"name": key, "description": description, "type": "release"}
+            )
         except Conflict:
             return self._state_of(key)  # it exists: unchanged, as the interface promises
         self._admin("POST", f"{self._environment_path(key)}/strategies", json=targeting_strategy(key, ()), key=key)
@@ -187,7 +189,9 @@ class UnleashFlagService(FlagService):
     def _state_of(self, key: str) -> FlagState:
         feature = self._admin("GET", self._feature_path(key), key=key)
         if feature.get("archived"):
-            raise Conflict(f"The flag {key!r} is archived in Unleash.", advice="Revive it in Unleash, or use another name.")
+            raise Conflict(
+                f"The flag {key!r} is archived in Unleash.", advice="Revive it in Unleash, or use another name."
+            )
         env = next((e for e in feature.get("environments", []) if e.get("name") == self._settings.environment), None)
         if env is None:
             raise FlagStoreError(
@@ -196,7 +200,10 @@ class UnleashFlagService(FlagService):
                 advice="Enable it in the project's settings, or set ENTRA_UNLEASH_ENVIRONMENT to one that is.",
             )
         return FlagState(
-            key, feature.get("description") or "", bool(env.get("enabled")), targeted_tenants(env.get("strategies") or [])
+            key,
+            feature.get("description") or "",
+            bool(env.get("enabled")),
+            targeted_tenants(env.get("strategies") or []),
         )
 
     def _publish(self, states: list[FlagState]) -> None:

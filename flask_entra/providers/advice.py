@@ -43,15 +43,26 @@ GRAPH_ADVICE: dict[str, str] = {
 
 #: CIPP-API failure phrases (case-insensitive) and the action they call for.
 CIPP_ADVICE: tuple[tuple[str, str], ...] = (
-    ("failed to retrieve tenants", "CIPP could not list tenants: run CIPP's permission check (Settings > Permissions) "
-     "and repair the SAM application's consent."),
-    ("insufficient privileges", "CIPP's SAM application lacks a permission in this tenant: run CIPP's permission "
-     "check and refresh the customer's consent (CPV)."),
+    (
+        "failed to retrieve tenants",
+        "CIPP could not list tenants: run CIPP's permission check (Settings > Permissions) "
+        "and repair the SAM application's consent.",
+    ),
+    (
+        "insufficient privileges",
+        "CIPP's SAM application lacks a permission in this tenant: run CIPP's permission "
+        "check and refresh the customer's consent (CPV).",
+    ),
     ("could not get token", "CIPP could not get a token for this tenant: refresh the tenant's consent in CIPP."),
-    ("access to this cipp api endpoint is not allowed", "The CIPP API client's role does not allow this endpoint: give "
-     "the API client at least the readonly role in CIPP (Integrations > CIPP-API)."),
-    ("access to this tenant is not allowed", "The CIPP API client is restricted to other tenants: allow this tenant "
-     "for the API client in CIPP."),
+    (
+        "access to this cipp api endpoint is not allowed",
+        "The CIPP API client's role does not allow this endpoint: give "
+        "the API client at least the readonly role in CIPP (Integrations > CIPP-API).",
+    ),
+    (
+        "access to this tenant is not allowed",
+        "The CIPP API client is restricted to other tenants: allow this tenant for the API client in CIPP.",
+    ),
     ("endpoint not found", "The CIPP instance does not know this endpoint: check the CIPP API URL and update CIPP."),
 )
 

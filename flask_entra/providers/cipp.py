@@ -33,15 +33,18 @@ def result_rows(body: Any, endpoint: str) -> list[Any]:
         if isinstance(folded.get("results"), str):
             body = [folded]  # a single failure object
     if not isinstance(body, list):
-        raise ProviderError(f"CIPP {endpoint} answered neither an array nor {{Results: [...]}}.",
-                            advice="Check the CIPP API URL and the CIPP version.")
+        raise ProviderError(
+            f"CIPP {endpoint} answered neither an array nor {{Results: [...]}}.",
+            advice="Check the CIPP API URL and the CIPP version.",
+        )
     for row in body:
         folded = _folded(row)
         # Failure as HTTP 200: a row carrying a Results text and no id of its own.
         if folded and isinstance(folded.get("results"), str) and not folded.get("customerid") and not folded.get("id"):
             text = folded["results"]
-            raise ProviderError(f"CIPP {endpoint} reported a failure: {text[:300]}",
-                                advice=advice_for_cipp(text) or _PERMISSION_CHECK)
+            raise ProviderError(
+                f"CIPP {endpoint} reported a failure: {text[:300]}", advice=advice_for_cipp(text) or _PERMISSION_CHECK
+            )
     return body
 
 
@@ -141,12 +144,18 @@ class CippProvider:
         principal = _folded(me.get("clientprincipal")) or {}
         roles = principal.get("approle") or principal.get("userroles") or []
         role_text = ", ".join(r for r in roles if isinstance(r, str)) if isinstance(roles, list) else ""
-        return ValidationResult(ok=True, partner_tenant_id=self.tenant_id,
-                                message=f"CIPP-API answered; API client roles: {role_text or 'none reported'}.")
+        return ValidationResult(
+            ok=True,
+            partner_tenant_id=self.tenant_id,
+            message=f"CIPP-API answered; API client roles: {role_text or 'none reported'}.",
+        )
 
     def list_managed_tenants(self) -> list[ManagedTenant]:
-        tenants = {t.entra_tenant_id: t for t in map(tenant_from_row, result_rows(self._get("ListTenants"), "ListTenants"))
-                   if t is not None}
+        tenants = {
+            t.entra_tenant_id: t
+            for t in map(tenant_from_row, result_rows(self._get("ListTenants"), "ListTenants"))
+            if t is not None
+        }
         return sorted(tenants.values(), key=lambda t: (t.display_name.casefold(), t.entra_tenant_id))
 
     def list_users(self, entra_tenant_id: str, *, on_page: PageCallback | None = None) -> UserListing:

@@ -129,12 +129,16 @@ class DirectProvider:
     def validate(self) -> ValidationResult:
         """Refresh the partner token and read one GDAP relationship: proves consent and the discovery permission."""
         try:
-            self._http.get_json(f"{self._graph_base}{RELATIONSHIPS_PATH}", token=self._partner_token,
-                                params={"$top": "1"})
+            self._http.get_json(
+                f"{self._graph_base}{RELATIONSHIPS_PATH}", token=self._partner_token, params={"$top": "1"}
+            )
         except ProviderError as exc:
             return ValidationResult(ok=False, partner_tenant_id=self.partner_tenant_id, message=str(exc))
-        return ValidationResult(ok=True, partner_tenant_id=self.partner_tenant_id,
-                                message="Microsoft Graph answered; GDAP relationships are readable.")
+        return ValidationResult(
+            ok=True,
+            partner_tenant_id=self.partner_tenant_id,
+            message="Microsoft Graph answered; GDAP relationships are readable.",
+        )
 
     def list_managed_tenants(self) -> list[ManagedTenant]:
         """Customers with an active GDAP relationship (Microsoft-led transition ones aside), with their domains."""
@@ -180,8 +184,12 @@ class DirectProvider:
     def _tenant_details(self, tenant_id: str) -> tuple[str | None, str | None, tuple[str, ...], int | None]:
         """(display name from the fallback, default domain, verified domains, user count) of one customer."""
         try:
-            domains = [d for page in self._pages("/v1.0/domains", self._customer(tenant_id)) for d in page
-                       if isinstance(d, dict) and isinstance(d.get("id"), str)]
+            domains = [
+                d
+                for page in self._pages("/v1.0/domains", self._customer(tenant_id))
+                for d in page
+                if isinstance(d, dict) and isinstance(d.get("id"), str)
+            ]
         except ProviderError:
             return (*self._tenant_information(tenant_id), None)
         verified = tuple(d["id"].lower() for d in domains if d.get("isVerified") is True)
@@ -203,8 +211,11 @@ class DirectProvider:
 
     def _user_count(self, tenant_id: str) -> int | None:
         try:
-            count = self._http.get_json(f"{self._graph_base}/v1.0/users/$count", token=self._customer(tenant_id),
-                                        headers={"ConsistencyLevel": "eventual"})
+            count = self._http.get_json(
+                f"{self._graph_base}/v1.0/users/$count",
+                token=self._customer(tenant_id),
+                headers={"ConsistencyLevel": "eventual"},
+            )
         except ProviderError:
             return None
         return count if isinstance(count, int) and not isinstance(count, bool) else None

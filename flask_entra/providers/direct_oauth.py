@@ -125,8 +125,9 @@ def redeem_code(
             )
         if not isinstance(id_token, str):
             raise ProviderAuthError("Microsoft issued no id_token.", advice=_RECONNECT)
-        claims = verify_id_token(id_token, client_id=client_id, nonce=nonce, login_base_url=login_base_url,
-                                 tenant=tenant, http=client)
+        claims = verify_id_token(
+            id_token, client_id=client_id, nonce=nonce, login_base_url=login_base_url, tenant=tenant, http=client
+        )
     finally:
         if http is None:
             client.close()
@@ -151,8 +152,9 @@ def verify_id_token(
     """The id_token's claims once its signature (the authority's JWKS), issuer, audience, nonce and expiry check out."""
     metadata = http.get_json(f"{_authority(login_base_url, tenant)}/v2.0/.well-known/openid-configuration")
     if not isinstance(metadata, dict) or not isinstance(metadata.get("jwks_uri"), str):
-        raise ProviderError("The identity platform's OpenID configuration has no jwks_uri.",
-                            advice="Check ENTRA_LOGIN_BASE_URL.")
+        raise ProviderError(
+            "The identity platform's OpenID configuration has no jwks_uri.", advice="Check ENTRA_LOGIN_BASE_URL."
+        )
     jwks = http.get_json(metadata["jwks_uri"])
     try:
         token = jwt.decode(id_token, KeySet.import_key_set(jwks), algorithms=["RS256"])
@@ -171,5 +173,7 @@ def verify_id_token(
         ).validate(claims)
     except (JoseError, ValueError, TypeError) as exc:
         reason = getattr(exc, "description", None) or type(exc).__name__
-        raise ProviderAuthError(f"The id_token from Microsoft failed verification: {reason}.", advice=_RECONNECT) from None
+        raise ProviderAuthError(
+            f"The id_token from Microsoft failed verification: {reason}.", advice=_RECONNECT
+        ) from None
     return claims

@@ -49,4 +49,3 @@ class TokenCache:
             renew_after = lifetime - min(RENEW_MARGIN_SECONDS, lifetime / 10)
             self._tokens[key] = (token, self._clock() + renew_after)
             return token
-

@@ -22,10 +22,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=8765)
     source = parser.add_mutually_exclusive_group()
     source.add_argument("--dataset", help="a dataset JSON file (default: the bundled demo dataset)")
-    source.add_argument("--generate", type=_tenants_by_users, metavar="TENANTSxUSERS",
-                        help="generate a dataset, e.g. 50x200")
+    source.add_argument(
+        "--generate", type=_tenants_by_users, metavar="TENANTSxUSERS", help="generate a dataset, e.g. 50x200"
+    )
     parser.add_argument("--seed", type=int, default=0, help="seed of the generator and of the fault knobs")
-    parser.add_argument("--faults", type=json.loads, default=None, help='fault knobs as JSON, e.g. \'{"latency_ms": 50}\'')
+    parser.add_argument(
+        "--faults", type=json.loads, default=None, help="fault knobs as JSON, e.g. '{\"latency_ms\": 50}'"
+    )
     args = parser.parse_args(argv)
     faults = {"seed": args.seed, **(args.faults or {})}
     serve(args.host, args.port, args.dataset, generate=args.generate, seed=args.seed, faults=faults)

@@ -48,29 +48,53 @@ def _params() -> dict[str, str]:
 
 
 def _live_non_mlt(customer: dict[str, Any]) -> list[dict[str, Any]]:
-    return [r for r in customer.get("relationships", [])
-            if r.get("status") in LIVE_RELATIONSHIP_STATUSES and not r.get("displayName", "").startswith("MLT_")]
+    return [
+        r
+        for r in customer.get("relationships", [])
+        if r.get("status") in LIVE_RELATIONSHIP_STATUSES and not r.get("displayName", "").startswith("MLT_")
+    ]
 
 
 def _tenant_row(sim: SimulatorState, tenant: dict[str, Any], display_name: str | None = None) -> dict[str, Any]:
     relationships = _live_non_mlt(tenant)
     return {
-        "customerId": tenant["tenantId"], "displayName": display_name or tenant["displayName"],
-        "defaultDomainName": sim.dataset.default_domain(tenant), "initialDomainName": sim.dataset.initial_domain(tenant),
-        "domains": "", "delegatedPrivilegeStatus": "granularDelegatedAdminPrivileges",
+        "customerId": tenant["tenantId"],
+        "displayName": display_name or tenant["displayName"],
+        "defaultDomainName": sim.dataset.default_domain(tenant),
+        "initialDomainName": sim.dataset.initial_domain(tenant),
+        "domains": "",
+        "delegatedPrivilegeStatus": "granularDelegatedAdminPrivileges",
         "relationshipEnd": max((r.get("endDateTime") or "" for r in relationships), default=None),
-        "relationshipCount": len(relationships), "GraphErrorCount": 0, "LastGraphError": "",
-        "Excluded": bool(tenant.get("cippExcluded")), "RowKey": tenant["tenantId"], "PartitionKey": "Tenants",
+        "relationshipCount": len(relationships),
+        "GraphErrorCount": 0,
+        "LastGraphError": "",
+        "Excluded": bool(tenant.get("cippExcluded")),
+        "RowKey": tenant["tenantId"],
+        "PartitionKey": "Tenants",
     }
 
 
 def list_tenants(sim: SimulatorState) -> Response:
     if sim.faults.faults.cipp_list_tenants_failure:
-        return jsonify([{"Results": "Failed to retrieve tenants: Could not get token: invalid_grant: AADSTS700082",
-                         "customerId": "", "displayName": "Failed to retrieve tenants. Perform a permission check."}])
-    all_tenants = {"customerId": "AllTenants", "defaultDomainName": "AllTenants", "initialDomainName": "AllTenants",
-                   "displayName": "*All Tenants", "domains": "", "GraphErrorCount": 0, "LastGraphError": "",
-                   "Excluded": False}
+        return jsonify(
+            [
+                {
+                    "Results": "Failed to retrieve tenants: Could not get token: invalid_grant: AADSTS700082",
+                    "customerId": "",
+                    "displayName": "Failed to retrieve tenants. Perform a permission check.",
+                }
+            ]
+        )
+    all_tenants = {
+        "customerId": "AllTenants",
+        "defaultDomainName": "AllTenants",
+        "initialDomainName": "AllTenants",
+        "displayName": "*All Tenants",
+        "domains": "",
+        "GraphErrorCount": 0,
+        "LastGraphError": "",
+        "Excluded": False,
+    }
     rows = [all_tenants, _tenant_row(sim, sim.dataset.partner, "* Partner Tenant")]
     rows += [_tenant_row(sim, c) for c in sim.dataset.customers if _live_non_mlt(c)]
     if sim.faults.faults.cipp_legacy_keys:
@@ -88,11 +112,17 @@ def _target(sim: SimulatorState) -> dict[str, Any]:
         raise CippError(500, f"Could not get token: invalid_request:AADSTS90002: Tenant '{reference}' not found.")
     if sim.dataset.is_customer(tenant):
         if not sim.dataset.gdap_active(tenant) or tenant["tenantId"] in sim.faults.faults.no_gdap:
-            raise CippError(500, "Could not get token: invalid_grant:AADSTS50020: User account from identity provider "
-                                 "does not exist in tenant and cannot access the application.")
+            raise CippError(
+                500,
+                "Could not get token: invalid_grant:AADSTS50020: User account from identity provider "
+                "does not exist in tenant and cannot access the application.",
+            )
         if not tenant.get("appConsent", True) or tenant["tenantId"] in sim.faults.faults.no_consent:
-            raise CippError(500, "Could not get token: invalid_grant:AADSTS65001: The user or administrator has not "
-                                 "consented to use the application. Insufficient privileges to complete the operation.")
+            raise CippError(
+                500,
+                "Could not get token: invalid_grant:AADSTS65001: The user or administrator has not "
+                "consented to use the application. Insufficient privileges to complete the operation.",
+            )
     return tenant
 
 
@@ -102,9 +132,12 @@ def _cipp_user(user: dict[str, Any]) -> dict[str, Any]:
     row = {name: user[name] for name in USER_PROPERTIES if name != "deletedDateTime"}
     row.update(city=None, country=None, onPremisesImmutableId=None, onPremisesLastSyncDateTime=None)
     row.update(
-        username=upn.split("@")[0], primDomain=upn.rpartition("@")[2],
+        username=upn.split("@")[0],
+        primDomain=upn.rpartition("@")[2],
         Aliases=", ".join(a.split(":", 1)[-1] for a in user["proxyAddresses"]),
-        LicJoined=", ".join(SKU_NAMES.get(lic.get("skuId", ""), lic.get("skuId", "")) for lic in user["assignedLicenses"]),
+        LicJoined=", ".join(
+            SKU_NAMES.get(lic.get("skuId", ""), lic.get("skuId", "")) for lic in user["assignedLicenses"]
+        ),
     )
     return row
 
@@ -121,7 +154,8 @@ def list_users(sim: SimulatorState) -> Response:
 _GRAPH_REQUEST_SOURCES: dict[str, Callable[[SimulatorState, dict[str, Any]], list[dict[str, Any]]]] = {
     "users": lambda sim, tenant: [_cipp_user(u) for u in sim.dataset.live_users(tenant)],
     "directory/deletedItems/microsoft.graph.user": lambda sim, tenant: [
-        {"@odata.type": "#microsoft.graph.user", **u} for u in sim.dataset.deleted_users(tenant)],
+        {"@odata.type": "#microsoft.graph.user", **u} for u in sim.dataset.deleted_users(tenant)
+    ],
     "domains": lambda sim, tenant: [dict(d) for d in tenant["domains"]],
 }
 
@@ -159,7 +193,7 @@ def list_graph_request(sim: SimulatorState) -> Response:
         graph_query = {k: v for k, v in request.args.items() if k.startswith("$")}
         graph_query["$skiptoken"] = odata.encode_token({"o": offset + top, "p": int(position.get("p", 0)) + 1})
         metadata["nextLink"] = f"https://graph.microsoft.com/beta/{endpoint}?{urlencode(graph_query)}"
-    return jsonify({"Results": items[offset:offset + top], "Metadata": metadata})
+    return jsonify({"Results": items[offset : offset + top], "Metadata": metadata})
 
 
 def _graph_request_error(status: int, message: str) -> Response:
@@ -170,19 +204,38 @@ def _graph_request_error(status: int, message: str) -> Response:
 
 def me(sim: SimulatorState) -> Response:
     app_id = sim.credentials.cipp_client_id
-    return jsonify({"clientPrincipal": {"appId": app_id, "appRole": ["readonly"], "identityProvider": "aad",
-                                        "userDetails": app_id, "userRoles": ["readonly", "authenticated"]},
-                    "permissions": ["CIPP.Core.Read", "Tenant.Administration.Read", "Identity.User.Read"]})
+    return jsonify(
+        {
+            "clientPrincipal": {
+                "appId": app_id,
+                "appRole": ["readonly"],
+                "identityProvider": "aad",
+                "userDetails": app_id,
+                "userRoles": ["readonly", "authenticated"],
+            },
+            "permissions": ["CIPP.Core.Read", "Tenant.Administration.Read", "Identity.User.Read"],
+        }
+    )
 
 
 def get_version(sim: SimulatorState) -> Response:
-    return jsonify({"LocalCIPPVersion": CIPP_VERSION, "RemoteCIPPVersion": CIPP_VERSION,
-                    "LocalCIPPAPIVersion": CIPP_VERSION, "RemoteCIPPAPIVersion": CIPP_VERSION,
-                    "OutOfDateCIPP": False, "OutOfDateCIPPAPI": False})
+    return jsonify(
+        {
+            "LocalCIPPVersion": CIPP_VERSION,
+            "RemoteCIPPVersion": CIPP_VERSION,
+            "LocalCIPPAPIVersion": CIPP_VERSION,
+            "RemoteCIPPAPIVersion": CIPP_VERSION,
+            "OutOfDateCIPP": False,
+            "OutOfDateCIPPAPI": False,
+        }
+    )
 
 
 ENDPOINTS: dict[str, Callable[[SimulatorState], Response]] = {
-    "ListTenants": list_tenants, "ListUsers": list_users, "ListGraphRequest": list_graph_request, "me": me,
+    "ListTenants": list_tenants,
+    "ListUsers": list_users,
+    "ListGraphRequest": list_graph_request,
+    "me": me,
     "GetVersion": get_version,
 }
 

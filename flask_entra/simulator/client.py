@@ -18,8 +18,12 @@ import httpx
 from flask_entra.simulator.settings import DEFAULT_REDIRECT_URIS, GRAPH_RESOURCE, SimulatorCredentials
 
 PARTNER_SCOPES = (
-    "openid", "profile", "offline_access", f"{GRAPH_RESOURCE}/DelegatedAdminRelationship.Read.All",
-    f"{GRAPH_RESOURCE}/User.Read.All", f"{GRAPH_RESOURCE}/Directory.Read.All",
+    "openid",
+    "profile",
+    "offline_access",
+    f"{GRAPH_RESOURCE}/DelegatedAdminRelationship.Read.All",
+    f"{GRAPH_RESOURCE}/User.Read.All",
+    f"{GRAPH_RESOURCE}/Directory.Read.All",
 )
 
 
@@ -140,16 +144,29 @@ class SimulatorClient:
         self._call("DELETE", f"/tenants/{tenant_id}/users/{user_id}")
 
     # --- credentials, as a real client obtains them ---------------------------------------------------------------------
-    def sign_in(self, redirect_uri: str = DEFAULT_REDIRECT_URIS[0], scopes: tuple[str, ...] = PARTNER_SCOPES,
-                tenant: str = "organizations", nonce: str | None = None) -> dict[str, Any]:
+    def sign_in(
+        self,
+        redirect_uri: str = DEFAULT_REDIRECT_URIS[0],
+        scopes: tuple[str, ...] = PARTNER_SCOPES,
+        tenant: str = "organizations",
+        nonce: str | None = None,
+    ) -> dict[str, Any]:
         """The partner admin's whole authorization-code + PKCE dance over HTTP; returns the token answer
         (``access_token``, ``refresh_token``, ``id_token``)."""
         verifier = secrets.token_urlsafe(48)
         challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).decode().rstrip("=")
         state = secrets.token_urlsafe(16)
-        params = {"client_id": self.credentials.client_id, "response_type": "code", "redirect_uri": redirect_uri,
-                  "scope": " ".join(scopes), "state": state, "code_challenge": challenge,
-                  "code_challenge_method": "S256", "response_mode": "query", **({"nonce": nonce} if nonce else {})}
+        params = {
+            "client_id": self.credentials.client_id,
+            "response_type": "code",
+            "redirect_uri": redirect_uri,
+            "scope": " ".join(scopes),
+            "state": state,
+            "code_challenge": challenge,
+            "code_challenge_method": "S256",
+            "response_mode": "query",
+            **({"nonce": nonce} if nonce else {}),
+        }
         authorize = f"/login/{tenant}/oauth2/v2.0/authorize"
         response = self.http.post(authorize, params=params, data={"consent": "accept"})
         if response.status_code != 302:
@@ -157,26 +174,45 @@ class SimulatorClient:
         answer = {k: v[0] for k, v in parse_qs(urlsplit(response.headers["location"]).query).items()}
         if answer.get("state") != state or "code" not in answer:
             raise RuntimeError(f"the sign-in came back without a code: {answer.get('error')}")
-        token = self.http.post(self.token_url(tenant), data={
-            "client_id": self.credentials.client_id, "client_secret": self.credentials.client_secret,
-            "grant_type": "authorization_code", "code": answer["code"], "redirect_uri": redirect_uri,
-            "code_verifier": verifier})
+        token = self.http.post(
+            self.token_url(tenant),
+            data={
+                "client_id": self.credentials.client_id,
+                "client_secret": self.credentials.client_secret,
+                "grant_type": "authorization_code",
+                "code": answer["code"],
+                "redirect_uri": redirect_uri,
+                "code_verifier": verifier,
+            },
+        )
         token.raise_for_status()
         result: dict[str, Any] = token.json()
         return result
 
     def customer_token(self, refresh_token: str, customer_tenant_id: str) -> httpx.Response:
         """The GDAP step: the partner's refresh token redeemed at a customer's authority (the raw answer)."""
-        return self.http.post(self.token_url(customer_tenant_id), data={
-            "client_id": self.credentials.client_id, "client_secret": self.credentials.client_secret,
-            "grant_type": "refresh_token", "refresh_token": refresh_token,
-            "scope": f"{GRAPH_RESOURCE}/.default"})
+        return self.http.post(
+            self.token_url(customer_tenant_id),
+            data={
+                "client_id": self.credentials.client_id,
+                "client_secret": self.credentials.client_secret,
+                "grant_type": "refresh_token",
+                "refresh_token": refresh_token,
+                "scope": f"{GRAPH_RESOURCE}/.default",
+            },
+        )
 
     def cipp_token(self) -> str:
         """An access token for the CIPP-API, by client credentials."""
         tenant = self.credentials.cipp_tenant_id or self.partner_tenant_id
-        response = self.http.post(self.token_url(tenant), data={
-            "client_id": self.credentials.cipp_client_id, "client_secret": self.credentials.cipp_client_secret,
-            "grant_type": "client_credentials", "scope": f"api://{self.credentials.cipp_client_id}/.default"})
+        response = self.http.post(
+            self.token_url(tenant),
+            data={
+                "client_id": self.credentials.cipp_client_id,
+                "client_secret": self.credentials.cipp_client_secret,
+                "grant_type": "client_credentials",
+                "scope": f"api://{self.credentials.cipp_client_id}/.default",
+            },
+        )
         response.raise_for_status()
         return str(response.json()["access_token"])

@@ -1,18 +1,18 @@
 """The control API under ``/_sim/`` that tests and benchmarks call over HTTP (no authentication: a local test tool).
 
-    POST   /_sim/reset                                   dataset, faults and request log back to the start
-    GET    /_sim/faults | PUT (replace) | PATCH (merge)  fault knobs (names: faults.Faults)
-    GET    /_sim/requests | DELETE                       request log: method, path, query (secrets redacted), status
-    GET    /_sim/dataset                                 the current dataset document
-    POST   /_sim/tokens/expire-access                    every issued access token expires now
-    POST   /_sim/tokens/revoke-refresh                   every refresh token answers AADSTS700082 from now on
-    POST   /_sim/delta/invalidate                        existing delta tokens answer 410 resyncRequired
-    PATCH  /_sim/tenants/<tid>                           displayName, appConsent, cippExcluded, legacyContract, gdapStatus
-    POST   /_sim/tenants/<tid>/users                     add a user (Graph property names)
-    PATCH  /_sim/tenants/<tid>/users/<uid>               change fields (e.g. accountEnabled, mail)
-    POST   /_sim/tenants/<tid>/users/<uid>/soft-delete   move to deleted items
-    POST   /_sim/tenants/<tid>/users/<uid>/restore       back from deleted items
-    DELETE /_sim/tenants/<tid>/users/<uid>               hard delete (delta reports reason "deleted")
+POST   /_sim/reset                                   dataset, faults and request log back to the start
+GET    /_sim/faults | PUT (replace) | PATCH (merge)  fault knobs (names: faults.Faults)
+GET    /_sim/requests | DELETE                       request log: method, path, query (secrets redacted), status
+GET    /_sim/dataset                                 the current dataset document
+POST   /_sim/tokens/expire-access                    every issued access token expires now
+POST   /_sim/tokens/revoke-refresh                   every refresh token answers AADSTS700082 from now on
+POST   /_sim/delta/invalidate                        existing delta tokens answer 410 resyncRequired
+PATCH  /_sim/tenants/<tid>                           displayName, appConsent, cippExcluded, legacyContract, gdapStatus
+POST   /_sim/tenants/<tid>/users                     add a user (Graph property names)
+PATCH  /_sim/tenants/<tid>/users/<uid>               change fields (e.g. accountEnabled, mail)
+POST   /_sim/tenants/<tid>/users/<uid>/soft-delete   move to deleted items
+POST   /_sim/tenants/<tid>/users/<uid>/restore       back from deleted items
+DELETE /_sim/tenants/<tid>/users/<uid>               hard delete (delta reports reason "deleted")
 """
 
 from __future__ import annotations

@@ -33,22 +33,53 @@ from typing import Any
 FORMAT_VERSION = 1
 #: Every user property the simulator stores and can return (all checked against Graph's v1.0 schema by the tests).
 USER_PROPERTIES = (
-    "id", "userPrincipalName", "displayName", "givenName", "surname", "mail", "otherMails", "proxyAddresses",
-    "businessPhones", "mobilePhone", "jobTitle", "department", "companyName", "officeLocation", "preferredLanguage",
-    "usageLocation", "accountEnabled", "userType", "assignedLicenses", "createdDateTime", "deletedDateTime",
+    "id",
+    "userPrincipalName",
+    "displayName",
+    "givenName",
+    "surname",
+    "mail",
+    "otherMails",
+    "proxyAddresses",
+    "businessPhones",
+    "mobilePhone",
+    "jobTitle",
+    "department",
+    "companyName",
+    "officeLocation",
+    "preferredLanguage",
+    "usageLocation",
+    "accountEnabled",
+    "userType",
+    "assignedLicenses",
+    "createdDateTime",
+    "deletedDateTime",
     "onPremisesSyncEnabled",
 )
 #: What Graph returns for a user when the request has no $select.
 DEFAULT_USER_SELECT = (
-    "id", "businessPhones", "displayName", "givenName", "jobTitle", "mail", "mobilePhone", "officeLocation",
-    "preferredLanguage", "surname", "userPrincipalName",
+    "id",
+    "businessPhones",
+    "displayName",
+    "givenName",
+    "jobTitle",
+    "mail",
+    "mobilePhone",
+    "officeLocation",
+    "preferredLanguage",
+    "surname",
+    "userPrincipalName",
 )
 _LIST_PROPERTIES = frozenset({"otherMails", "proxyAddresses", "businessPhones", "assignedLicenses"})
 #: Licences the generator hands out, by skuId (stable ids derived from the names); CIPP shows their names.
 SKU_NAMES = {
     str(uuid.uuid5(uuid.NAMESPACE_URL, f"flask-entra-sim/sku/{name}")): name
-    for name in ("Microsoft 365 Business Premium", "Microsoft 365 Business Standard", "Microsoft 365 Business Basic",
-                 "Exchange Online (Plan 1)")
+    for name in (
+        "Microsoft 365 Business Premium",
+        "Microsoft 365 Business Standard",
+        "Microsoft 365 Business Basic",
+        "Exchange Online (Plan 1)",
+    )
 }
 LIVE_RELATIONSHIP_STATUSES = frozenset({"active", "expiring"})
 _USER_PROPERTY_SET = frozenset(USER_PROPERTIES)

@@ -21,9 +21,15 @@ USER_PAGE_DEFAULT, USER_PAGE_MAX = 100, 999
 GDAP_PAGE_DEFAULT, GDAP_PAGE_MAX = 100, 300
 DELTA_PAGE_SIZE = 200
 DELETED_USER_DEFAULT_SELECT = (*DEFAULT_USER_SELECT, "deletedDateTime")
-DOMAIN_DEFAULTS = {"authenticationType": "Managed", "availabilityStatus": None, "isAdminManaged": True, "isRoot": True,
-                   "passwordNotificationWindowInDays": 14, "passwordValidityPeriodInDays": 2147483647,
-                   "supportedServices": ["Email", "OfficeCommunicationsOnline"]}
+DOMAIN_DEFAULTS = {
+    "authenticationType": "Managed",
+    "availabilityStatus": None,
+    "isAdminManaged": True,
+    "isRoot": True,
+    "passwordNotificationWindowInDays": 14,
+    "passwordValidityPeriodInDays": 2147483647,
+    "supportedServices": ["Email", "OfficeCommunicationsOnline"],
+}
 _RELATIONSHIP_FILTERS = ("status", "customer/tenantId", "displayName")
 
 
@@ -57,17 +63,28 @@ def _customers_of(sim: SimulatorState, tenant: dict[str, Any]) -> list[dict[str,
     """Customers with a live GDAP relationship, when the token is the partner's; nobody else has customers."""
     if tenant is not sim.dataset.partner:
         return []
-    return [c for c in sim.dataset.customers
-            if any(r.get("status") in LIVE_RELATIONSHIP_STATUSES for r in c.get("relationships", []))]
+    return [
+        c
+        for c in sim.dataset.customers
+        if any(r.get("status") in LIVE_RELATIONSHIP_STATUSES for r in c.get("relationships", []))
+    ]
 
 
 @graph.get("/v1.0/tenantRelationships/delegatedAdminCustomers")
 def delegated_admin_customers() -> Response:
     sim = state()
-    items = [{"@odata.type": "#microsoft.graph.delegatedAdminCustomer", "id": c["tenantId"], "tenantId": c["tenantId"],
-              "displayName": c["displayName"]} for c in _customers_of(sim, _tenant())]
-    body, page = odata.collection_page(items, "tenantRelationships/delegatedAdminCustomers", GDAP_PAGE_DEFAULT,
-                                       GDAP_PAGE_MAX)
+    items = [
+        {
+            "@odata.type": "#microsoft.graph.delegatedAdminCustomer",
+            "id": c["tenantId"],
+            "tenantId": c["tenantId"],
+            "displayName": c["displayName"],
+        }
+        for c in _customers_of(sim, _tenant())
+    ]
+    body, page = odata.collection_page(
+        items, "tenantRelationships/delegatedAdminCustomers", GDAP_PAGE_DEFAULT, GDAP_PAGE_MAX
+    )
     return jsonify({**body, "value": page})
 
 
@@ -77,7 +94,11 @@ def _relationship_filter() -> tuple[str, str] | None:
     if not raw:
         return None
     field, operator, literal = (raw.strip().split(" ", 2) + ["", ""])[:3]
-    if field not in _RELATIONSHIP_FILTERS or operator != "eq" or not (literal.startswith("'") and literal.endswith("'")):
+    if (
+        field not in _RELATIONSHIP_FILTERS
+        or operator != "eq"
+        or not (literal.startswith("'") and literal.endswith("'"))
+    ):
         raise GraphHTTPError(400, "Request_UnsupportedQuery", f"Unsupported filter: {raw}")
     return field, literal[1:-1].replace("''", "'")
 
@@ -90,15 +111,22 @@ def delegated_admin_relationships() -> Response:
     customers = sim.dataset.customers if _tenant() is sim.dataset.partner else []
     for customer in customers:
         for relationship in customer.get("relationships", []):
-            item = {"@odata.type": "#microsoft.graph.delegatedAdminRelationship", **relationship,
-                    "customer": {"tenantId": customer["tenantId"], "displayName": customer["displayName"]},
-                    "lastModifiedDateTime": relationship.get("activatedDateTime")}
-            value = item["customer"]["tenantId"] if wanted and wanted[0] == "customer/tenantId" else (
-                item.get(wanted[0]) if wanted else None)
+            item = {
+                "@odata.type": "#microsoft.graph.delegatedAdminRelationship",
+                **relationship,
+                "customer": {"tenantId": customer["tenantId"], "displayName": customer["displayName"]},
+                "lastModifiedDateTime": relationship.get("activatedDateTime"),
+            }
+            value = (
+                item["customer"]["tenantId"]
+                if wanted and wanted[0] == "customer/tenantId"
+                else (item.get(wanted[0]) if wanted else None)
+            )
             if wanted is None or value == wanted[1]:
                 items.append(item)
-    body, page = odata.collection_page(items, "tenantRelationships/delegatedAdminRelationships", GDAP_PAGE_DEFAULT,
-                                       GDAP_PAGE_MAX)
+    body, page = odata.collection_page(
+        items, "tenantRelationships/delegatedAdminRelationships", GDAP_PAGE_DEFAULT, GDAP_PAGE_MAX
+    )
     return jsonify({**body, "value": page})
 
 
@@ -107,37 +135,67 @@ def find_tenant_information(tenant_id: str) -> Response:
     found = state().dataset.tenant(tenant_id)
     if found is None or found["tenantId"].lower() != tenant_id.lower():
         raise GraphHTTPError(404, "Request_ResourceNotFound", f"Tenant '{tenant_id}' was not found.")
-    return jsonify({"@odata.context": odata.context_url("microsoft.graph.tenantInformation"),
-                    "tenantId": found["tenantId"], "displayName": found["displayName"],
-                    "defaultDomainName": state().dataset.default_domain(found), "federationBrandName": None})
+    return jsonify(
+        {
+            "@odata.context": odata.context_url("microsoft.graph.tenantInformation"),
+            "tenantId": found["tenantId"],
+            "displayName": found["displayName"],
+            "defaultDomainName": state().dataset.default_domain(found),
+            "federationBrandName": None,
+        }
+    )
 
 
 @graph.get("/v1.0/contracts")
 def contracts() -> Response:
     sim = state()
     customers = sim.dataset.customers if _tenant() is sim.dataset.partner else []
-    items = [{"id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"contract/{c['tenantId']}")), "contractType": "ResellerPartner",
-              "customerId": c["tenantId"], "defaultDomainName": sim.dataset.initial_domain(c),
-              "displayName": c["displayName"]} for c in customers if c.get("legacyContract")]
+    items = [
+        {
+            "id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"contract/{c['tenantId']}")),
+            "contractType": "ResellerPartner",
+            "customerId": c["tenantId"],
+            "defaultDomainName": sim.dataset.initial_domain(c),
+            "displayName": c["displayName"],
+        }
+        for c in customers
+        if c.get("legacyContract")
+    ]
     body, page = odata.collection_page(items, "contracts", USER_PAGE_DEFAULT, USER_PAGE_MAX)
     return jsonify({**body, "value": page})
 
 
 @graph.get("/v1.0/domains")
 def domains() -> Response:
-    items = [{**DOMAIN_DEFAULTS, "isDefault": False, "isInitial": False, "isVerified": False, **d}
-             for d in _tenant()["domains"]]
+    items = [
+        {**DOMAIN_DEFAULTS, "isDefault": False, "isInitial": False, "isVerified": False, **d}
+        for d in _tenant()["domains"]
+    ]
     return jsonify({"@odata.context": odata.context_url("domains"), "value": items})
 
 
 @graph.get("/v1.0/organization")
 def organization() -> Response:
     tenant = _tenant()
-    verified = [{"capabilities": "Email, OfficeCommunicationsOnline", "isDefault": bool(d.get("isDefault")),
-                 "isInitial": bool(d.get("isInitial")), "name": d["id"], "type": "Managed"}
-                for d in tenant["domains"] if d.get("isVerified", True)]
-    record = {"id": tenant["tenantId"], "displayName": tenant["displayName"], "verifiedDomains": verified,
-              "tenantType": "AAD", "countryLetterCode": "US", "createdDateTime": "2019-05-01T12:00:00Z"}
+    verified = [
+        {
+            "capabilities": "Email, OfficeCommunicationsOnline",
+            "isDefault": bool(d.get("isDefault")),
+            "isInitial": bool(d.get("isInitial")),
+            "name": d["id"],
+            "type": "Managed",
+        }
+        for d in tenant["domains"]
+        if d.get("isVerified", True)
+    ]
+    record = {
+        "id": tenant["tenantId"],
+        "displayName": tenant["displayName"],
+        "verifiedDomains": verified,
+        "tenantType": "AAD",
+        "countryLetterCode": "US",
+        "createdDateTime": "2019-05-01T12:00:00Z",
+    }
     names = odata.selection(list(record), record, "microsoft.graph.organization")
     return jsonify({"@odata.context": odata.context_url("organization"), "value": [odata.shape(record, names)]})
 
@@ -145,8 +203,9 @@ def organization() -> Response:
 def _user_page(users: list[dict[str, Any]], default_select: tuple[str, ...], fragment: str) -> dict[str, Any]:
     sim = state()
     names = odata.selection(default_select, USER_PROPERTIES, "microsoft.graph.user")
-    body, page = odata.collection_page(sim.faults.listed(users, _tenant()["tenantId"]), fragment, USER_PAGE_DEFAULT,
-                                       USER_PAGE_MAX)
+    body, page = odata.collection_page(
+        sim.faults.listed(users, _tenant()["tenantId"]), fragment, USER_PAGE_DEFAULT, USER_PAGE_MAX
+    )
     _guard_page(sim, odata.skip_state()["p"])
     return {**body, "value": sim.faults.malform([odata.shape(u, names) for u in page], _tenant()["tenantId"])}
 
@@ -155,8 +214,11 @@ def _guard_page(sim: SimulatorState, page: int) -> None:
     """The ``fail_after_pages`` knob: this tenant's user listing breaks, persistently, from page N on."""
     if sim.faults.page_fails(_tenant()["tenantId"], page):
         status = sim.faults.faults.fail_status
-        raise GraphHTTPError(status, "UnknownError" if status == 500 else "serviceNotAvailable",
-                             "The service is temporarily unavailable." if status != 500 else "An error occurred.")
+        raise GraphHTTPError(
+            status,
+            "UnknownError" if status == 500 else "serviceNotAvailable",
+            "The service is temporarily unavailable." if status != 500 else "An error occurred.",
+        )
 
 
 @graph.get("/v1.0/users")
@@ -166,8 +228,11 @@ def users() -> Response:
 
 @graph.get("/v1.0/directory/deletedItems/microsoft.graph.user")
 def deleted_users() -> Response:
-    body = _user_page(state().dataset.deleted_users(_tenant()), DELETED_USER_DEFAULT_SELECT,
-                      "directory/deletedItems/microsoft.graph.user")
+    body = _user_page(
+        state().dataset.deleted_users(_tenant()),
+        DELETED_USER_DEFAULT_SELECT,
+        "directory/deletedItems/microsoft.graph.user",
+    )
     body["value"] = [{"@odata.type": "#microsoft.graph.user", **u} for u in body["value"]]
     return jsonify(body)
 
@@ -181,11 +246,15 @@ def me() -> Response:
 
 @graph.get("/v1.0/users/<user_id>")
 def user_by_id(user_id: str) -> Response:
-    match = next((u for u in state().dataset.live_users(_tenant()) if user_id in (u["id"], u["userPrincipalName"])),
-                 None)
+    match = next(
+        (u for u in state().dataset.live_users(_tenant()) if user_id in (u["id"], u["userPrincipalName"])), None
+    )
     if match is None:
-        raise GraphHTTPError(404, "Request_ResourceNotFound", f"Resource '{user_id}' does not exist or one of its "
-                             "queried reference-property objects are not present.")
+        raise GraphHTTPError(
+            404,
+            "Request_ResourceNotFound",
+            f"Resource '{user_id}' does not exist or one of its queried reference-property objects are not present.",
+        )
     names = odata.selection(DEFAULT_USER_SELECT, USER_PROPERTIES, "microsoft.graph.user")
     return jsonify({"@odata.context": odata.context_url("users/$entity"), **odata.shape(match, names)})
 
@@ -203,8 +272,12 @@ def users_delta() -> Response:
         if decoded is None or decoded.get("t") != tenant["tenantId"] or not isinstance(decoded.get("s"), int):
             raise GraphHTTPError(400, "syncStateNotFound", "The sync state could not be found for the given token.")
         if decoded.get("e") != sim.delta_epoch:
-            raise GraphHTTPError(410, "resyncRequired", "Resync required. Replace any local cached data with the "
-                                 "full data set, using a new delta query without a delta token.")
+            raise GraphHTTPError(
+                410,
+                "resyncRequired",
+                "Resync required. Replace any local cached data with the "
+                "full data set, using a new delta query without a delta token.",
+            )
         position = {"o": 0, "p": 0, "s": decoded["s"], "n": sim.dataset.sequence}
     else:
         position = odata.skip_state()
@@ -215,8 +288,9 @@ def users_delta() -> Response:
         changed, removed = sim.dataset.live_users(tenant), list[tuple[str, str]]()
     else:
         changed, removed = sim.dataset.changes_since(tenant, position["s"])
-    items = [odata.shape(u, names) for u in changed] + [{"id": uid, "@removed": {"reason": why}}
-                                                         for uid, why in removed]
+    items = [odata.shape(u, names) for u in changed] + [
+        {"id": uid, "@removed": {"reason": why}} for uid, why in removed
+    ]
     size = _max_page_size()
     offset = position["o"]
     body: dict[str, Any] = {"@odata.context": odata.context_url("users")}
@@ -226,7 +300,7 @@ def users_delta() -> Response:
     else:
         token = {"t": tenant["tenantId"], "s": position["n"], "e": sim.delta_epoch}
         body["@odata.deltaLink"] = odata.link_with(**{"$deltatoken": odata.encode_token(token)})
-    body["value"] = sim.faults.malform(items[offset:offset + size], tenant["tenantId"])
+    body["value"] = sim.faults.malform(items[offset : offset + size], tenant["tenantId"])
     return jsonify(body)
 
 

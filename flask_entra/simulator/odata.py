@@ -24,9 +24,19 @@ class GraphHTTPError(Exception):
 
 def graph_error_response(status: int, code: str, message: str, retry_after: int | None = None) -> Response:
     now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S")
-    response = jsonify({"error": {"code": code, "message": message, "innerError": {
-        "date": now, "request-id": str(uuid.uuid4()),
-        "client-request-id": request.headers.get("client-request-id", str(uuid.uuid4()))}}})
+    response = jsonify(
+        {
+            "error": {
+                "code": code,
+                "message": message,
+                "innerError": {
+                    "date": now,
+                    "request-id": str(uuid.uuid4()),
+                    "client-request-id": request.headers.get("client-request-id", str(uuid.uuid4())),
+                },
+            }
+        }
+    )
     response.status_code = status
     if retry_after is not None:
         response.headers["Retry-After"] = str(retry_after)
@@ -43,8 +53,11 @@ def page_size(default: int, maximum: int) -> int:
     if raw is None:
         return default
     if not raw.isdigit() or not 1 <= int(raw) <= maximum:
-        raise GraphHTTPError(400, "Request_UnsupportedQuery",
-                             f"Invalid page size specified: '{raw}'. Must be between 1 and {maximum} inclusive.")
+        raise GraphHTTPError(
+            400,
+            "Request_UnsupportedQuery",
+            f"Invalid page size specified: '{raw}'. Must be between 1 and {maximum} inclusive.",
+        )
     return int(raw)
 
 
@@ -84,8 +97,11 @@ def skip_state() -> dict[str, Any]:
         return {"o": 0, "p": 0}
     decoded = decode_token(raw)
     if decoded is None or not isinstance(decoded.get("o"), int) or not isinstance(decoded.get("p"), int):
-        raise GraphHTTPError(400, "Directory_ExpiredPageToken", "The specified page token value has expired and can "
-                             "no longer be included in your request.")
+        raise GraphHTTPError(
+            400,
+            "Directory_ExpiredPageToken",
+            "The specified page token value has expired and can no longer be included in your request.",
+        )
     return decoded
 
 
@@ -110,4 +126,4 @@ def collection_page(
     body: dict[str, Any] = {"@odata.context": context_url(fragment)}
     if offset + size < len(items):
         body["@odata.nextLink"] = link_with(**{"$skiptoken": encode_token({"o": offset + size, "p": page + 1})})
-    return body, items[offset:offset + size]
+    return body, items[offset : offset + size]

@@ -31,7 +31,9 @@ def demo_dataset() -> dict[str, Any]:
     return document
 
 
-def load_dataset(path: Path | str | None = None, generate: tuple[int, int] | None = None, seed: int = 0) -> dict[str, Any]:
+def load_dataset(
+    path: Path | str | None = None, generate: tuple[int, int] | None = None, seed: int = 0
+) -> dict[str, Any]:
     """A dataset document from a file, from the generator (tenants, users per tenant), or the demo one."""
     if path is not None:
         return Dataset.from_file(path).to_document()
@@ -78,9 +80,15 @@ def create_app(simulator_state: SimulatorState) -> Flask:
 
     @app.get("/")
     def index() -> Response:
-        return jsonify({"service": "flask-entra simulator", "login": f"{request.url_root}login",
-                        "graph": f"{request.url_root}graph", "cipp": f"{request.url_root}cipp",
-                        "control": f"{request.url_root}_sim"})
+        return jsonify(
+            {
+                "service": "flask-entra simulator",
+                "login": f"{request.url_root}login",
+                "graph": f"{request.url_root}graph",
+                "cipp": f"{request.url_root}cipp",
+                "control": f"{request.url_root}_sim",
+            }
+        )
 
     return app
 
@@ -97,8 +105,9 @@ class SimulatorServer:
 
     def __init__(self, simulator_state: SimulatorState, host: str = "127.0.0.1", port: int = 0) -> None:
         self.state = simulator_state
-        self._server: BaseWSGIServer = make_server(host, port, create_app(simulator_state), threaded=True,
-                                                   request_handler=_QuietHandler)
+        self._server: BaseWSGIServer = make_server(
+            host, port, create_app(simulator_state), threaded=True, request_handler=_QuietHandler
+        )
         self._thread: threading.Thread | None = None
 
     @property
@@ -134,8 +143,11 @@ def serve(
     knobs = Faults.from_dict(faults) if isinstance(faults, dict) else faults
     server = SimulatorServer(SimulatorState(load_dataset(dataset_path, generate, seed), credentials, knobs), host, port)
     base = server.base_url
-    print(f"flask-entra simulator on {base}: login {base}/login, graph {base}/graph, cipp {base}/cipp, control "
-          f"{base}/_sim; partner tenant {server.state.dataset.partner_id}", flush=True)
+    print(
+        f"flask-entra simulator on {base}: login {base}/login, graph {base}/graph, cipp {base}/cipp, control "
+        f"{base}/_sim; partner tenant {server.state.dataset.partner_id}",
+        flush=True,
+    )
     try:
         server.serve_forever()
     except KeyboardInterrupt:

@@ -51,7 +51,10 @@ class SimulatorCredentials:
             return False
         for registered in map(urlsplit, self.redirect_uris):
             if (registered.scheme, registered.hostname, registered.path, registered.query) == (
-                asked.scheme, asked.hostname, asked.path, asked.query
+                asked.scheme,
+                asked.hostname,
+                asked.path,
+                asked.query,
             ):
                 return True
         return False

@@ -17,8 +17,19 @@ from flask_entra.simulator.tokens import TokenStore
 
 REQUEST_LOG_SIZE = 20_000
 #: Query parameters whose values are credentials; the request log keeps their names only.
-SECRET_PARAMETERS = frozenset({"code", "client_secret", "refresh_token", "access_token", "id_token", "code_verifier",
-                               "client_assertion", "assertion", "password"})
+SECRET_PARAMETERS = frozenset(
+    {
+        "code",
+        "client_secret",
+        "refresh_token",
+        "access_token",
+        "id_token",
+        "code_verifier",
+        "client_assertion",
+        "assertion",
+        "password",
+    }
+)
 
 
 class SimulatorState:

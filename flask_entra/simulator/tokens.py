@@ -59,8 +59,9 @@ class TokenStore:
         self._access: dict[str, AccessToken] = {}
         self._refresh: dict[str, RefreshGrant] = {}
         self._codes: dict[str, AuthorizationCode] = {}
-        self.key = RSAKey.generate_key(2048, parameters={"kid": secrets.token_hex(8), "use": "sig", "alg": "RS256"},
-                                       private=True)
+        self.key = RSAKey.generate_key(
+            2048, parameters={"kid": secrets.token_hex(8), "use": "sig", "alg": "RS256"}, private=True
+        )
 
     def issue_code(self, code: AuthorizationCode) -> str:
         value = secrets.token_urlsafe(48)

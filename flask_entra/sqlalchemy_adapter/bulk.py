@@ -103,11 +103,18 @@ class PostgresBulk(PortableBulk):
         driver = self.session.connection().connection.driver_connection
         preparer = dialect.identifier_preparer
         names = ", ".join(preparer.quote(column.name) for column in (*columns, *defaults))
-        with driver.cursor() as cursor, cursor.copy(f"COPY {preparer.format_table(table)} ({names}) FROM STDIN") as copy:
+        with (
+            driver.cursor() as cursor,
+            cursor.copy(f"COPY {preparer.format_table(table)} ({names}) FROM STDIN") as copy,
+        ):
             for row in rows:
                 values = (*row, *(column.default.arg(None) for column in defaults))  # type: ignore[union-attr]
-                copy.write_row([value if process is None else process(value)
-                                for value, process in zip(values, processors, strict=True)])
+                copy.write_row(
+                    [
+                        value if process is None else process(value)
+                        for value, process in zip(values, processors, strict=True)
+                    ]
+                )
 
     def update(
         self,

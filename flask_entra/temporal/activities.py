@@ -196,8 +196,9 @@ class EntraActivities:
         request, target = job.run.request, job.target
         with self._context(f"syncing Microsoft tenant {target.entra_tenant_id}") as state, heartbeating():
             session = state.session
-            tenant_job = sync.TenantJob(request.tenant, job.run.run_id, target.entra_tenant_id, target.client_id,
-                                        request.dry_run)
+            tenant_job = sync.TenantJob(
+                request.tenant, job.run.run_id, target.entra_tenant_id, target.client_id, request.dry_run
+            )
             if not sync_runs.mark_tenant_running(session, request.tenant, job.run.run_id, target.entra_tenant_id):
                 row = sync_runs.tenant_row(session, request.tenant, job.run.run_id, target.entra_tenant_id)
                 finished = sync.stored_result(row) if row is not None else None
@@ -215,7 +216,10 @@ class EntraActivities:
     def record_failure(self, failure: TenantFailure) -> None:
         with self._context("recording a tenant's failure") as state:
             sync_runs.record_tenant_failure(
-                state.session, failure.run.request.tenant, failure.run.run_id, failure.target.entra_tenant_id,
+                state.session,
+                failure.run.request.tenant,
+                failure.run.run_id,
+                failure.target.entra_tenant_id,
                 failure.error,
             )
 
@@ -223,11 +227,14 @@ class EntraActivities:
     def finish_run(self, request: FinishRequest) -> RunSummary:
         with self._context("finishing the sync run") as state:
             row = sync_runs.finish_run(state.session, _run_identity(request.run), request.error)
-            failed = sum(
-                1 for t in sync_runs.tenant_rows(state.session, row.tenant, row.id) if t.status == "failed"
+            failed = sum(1 for t in sync_runs.tenant_rows(state.session, row.tenant, row.id) if t.status == "failed")
+            return RunSummary(
+                run_id=row.id,
+                status=row.status,
+                counters=dict(row.counters or {}),
+                tenants_total=row.tenants_total,
+                tenants_failed=failed,
             )
-            return RunSummary(run_id=row.id, status=row.status, counters=dict(row.counters or {}),
-                              tenants_total=row.tenants_total, tenants_failed=failed)
 
     @activity.defn(name=DISCOVER)
     def discover(self, tenant: str) -> DiscoverySummary:
@@ -237,10 +244,20 @@ class EntraActivities:
             found = provider.list_managed_tenants()
             activity.heartbeat("saving")
             counts = upsert_managed_tenants(state.session, tenant, found)
-            return DiscoverySummary(discovered=counts.discovered, added=counts.added, updated=counts.updated,
-                                    missing=counts.missing, returned=counts.returned)
+            return DiscoverySummary(
+                discovered=counts.discovered,
+                added=counts.added,
+                updated=counts.updated,
+                missing=counts.missing,
+                returned=counts.returned,
+            )
 
 
 def _outcome(entra_tenant_id: str, result: sync.TenantResult) -> TenantOutcome:
-    return TenantOutcome(entra_tenant_id=entra_tenant_id, status=result.status, counters=result.counters,
-                         incomplete=result.error is not None, error=result.error)
+    return TenantOutcome(
+        entra_tenant_id=entra_tenant_id,
+        status=result.status,
+        counters=result.counters,
+        incomplete=result.error is not None,
+        error=result.error,
+    )

@@ -75,8 +75,9 @@ class TemporalBridge:
             return future.result(timeout)
         except concurrent.futures.TimeoutError:
             future.cancel()
-            raise WorkflowError(f"Temporal at {self.address} did not answer within {timeout:.0f} s.",
-                                advice=ADVICE) from None
+            raise WorkflowError(
+                f"Temporal at {self.address} did not answer within {timeout:.0f} s.", advice=ADVICE
+            ) from None
 
     def client(self) -> Client:
         with self._lock:
@@ -99,8 +100,9 @@ class TemporalBridge:
         try:
             return self._wait(action(client), timeout)
         except RPCError as exc:
-            raise WorkflowError(f"Temporal refused the request ({exc.status.name}): {exc.message}",
-                                advice=ADVICE) from None
+            raise WorkflowError(
+                f"Temporal refused the request ({exc.status.name}): {exc.message}", advice=ADVICE
+            ) from None
         except TemporalError as exc:
             raise WorkflowError(f"Temporal refused the request: {exc}", advice=ADVICE) from None
 
@@ -126,7 +128,10 @@ def _start(app: Flask | None, run: Callable[[Any, Any], Awaitable[Any]], arg: An
 
     async def start(client: Client) -> StartedWorkflow:
         handle = await client.start_workflow(
-            run, arg, id=workflow_id, task_queue=temporal.task_queue,
+            run,
+            arg,
+            id=workflow_id,
+            task_queue=temporal.task_queue,
             id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
         )
         return StartedWorkflow(handle.id, handle.result_run_id or "")

@@ -36,7 +36,7 @@ def schedule_id(tenant: str) -> str:
 
 
 def tenant_of_schedule(schedule: str) -> str | None:
-    return schedule[len(SCHEDULE_PREFIX):] if schedule.startswith(SCHEDULE_PREFIX) else None
+    return schedule[len(SCHEDULE_PREFIX) :] if schedule.startswith(SCHEDULE_PREFIX) else None
 
 
 def run_id_of(temporal_run_id: str) -> str:

@@ -84,7 +84,10 @@ class SyncWorkflow:
         ref = RunRef(run_id=run_id_of(info.run_id), workflow_id=info.workflow_id, request=request)
         try:
             opened = await workflow.execute_activity(
-                OPEN_RUN, ref, result_type=OpenedRun, start_to_close_timeout=BOOKKEEPING_TIMEOUT,
+                OPEN_RUN,
+                ref,
+                result_type=OpenedRun,
+                start_to_close_timeout=BOOKKEEPING_TIMEOUT,
                 retry_policy=BOOKKEEPING_RETRY,
             )
         except ActivityError as error:
@@ -118,6 +121,9 @@ class SyncWorkflow:
 
     async def _finish(self, ref: RunRef, error: str | None) -> RunSummary:
         return await workflow.execute_activity(
-            FINISH_RUN, FinishRequest(ref, error), result_type=RunSummary,
-            start_to_close_timeout=BOOKKEEPING_TIMEOUT, retry_policy=BOOKKEEPING_RETRY,
+            FINISH_RUN,
+            FinishRequest(ref, error),
+            result_type=RunSummary,
+            start_to_close_timeout=BOOKKEEPING_TIMEOUT,
+            retry_policy=BOOKKEEPING_RETRY,
         )

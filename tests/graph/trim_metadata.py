@@ -79,15 +79,21 @@ def build_trimmed(full: GraphSchema) -> str:
         attributes += ' Abstract="true"' if structured.abstract else ""
         attributes += ' OpenType="true"' if structured.open_type else ""
         lines.append(f"      <{tag} {attributes}>")
-        lines += [f"        <Property Name={quoteattr(p)} Type={quoteattr(t)} />"
-                  for p, t in sorted(structured.properties.items())]
-        lines += [f"        <NavigationProperty Name={quoteattr(p)} Type={quoteattr(t)} />"
-                  for p, t in sorted(structured.navigation.items())]
+        lines += [
+            f"        <Property Name={quoteattr(p)} Type={quoteattr(t)} />"
+            for p, t in sorted(structured.properties.items())
+        ]
+        lines += [
+            f"        <NavigationProperty Name={quoteattr(p)} Type={quoteattr(t)} />"
+            for p, t in sorted(structured.navigation.items())
+        ]
         lines.append(f"      </{tag}>")
     for function in sorted((f for f in full.functions if (f.name, f.binding) in functions), key=lambda f: f.name):
         lines.append(f'      <Function Name={quoteattr(_local(function.name))} IsBound="true">')
         lines.append(f'        <Parameter Name="bindingParameter" Type={quoteattr(function.binding)} />')
-        lines += [f"        <Parameter Name={quoteattr(p)} Type={quoteattr(t)} />" for p, t in function.parameters.items()]
+        lines += [
+            f"        <Parameter Name={quoteattr(p)} Type={quoteattr(t)} />" for p, t in function.parameters.items()
+        ]
         lines.append(f"        <ReturnType Type={quoteattr(function.returns)} />")
         lines.append("      </Function>")
     lines.append('      <EntityContainer Name="GraphService">')

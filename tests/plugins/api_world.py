@@ -94,10 +94,16 @@ class ApiWorld:
 
     def connect_cipp(self, client_secret: str) -> Any:
         credentials = self.world.sim.credentials
-        return self.api("POST", "/connect/cipp", {
-            "base_url": self.world.sim.cipp_base_url, "client_id": credentials.cipp_client_id,
-            "client_secret": client_secret, "tenant_id": self.world.sim.partner_tenant_id,
-        })
+        return self.api(
+            "POST",
+            "/connect/cipp",
+            {
+                "base_url": self.world.sim.cipp_base_url,
+                "client_id": credentials.cipp_client_id,
+                "client_secret": client_secret,
+                "tenant_id": self.world.sim.partner_tenant_id,
+            },
+        )
 
     def wait(self, path: str, timeout: float = 60) -> Any:
         deadline = time.monotonic() + timeout
@@ -120,7 +126,9 @@ class ApiWorld:
                 continue
             if tenant["candidates"]:
                 client_id = tenant.get("suggested_client_id") or tenant["candidates"][0]["client_id"]
-                decisions.append({"entra_tenant_id": tenant["entra_tenant_id"], "action": "map", "client_id": client_id})
+                decisions.append(
+                    {"entra_tenant_id": tenant["entra_tenant_id"], "action": "map", "client_id": client_id}
+                )
             else:
                 decisions.append({"entra_tenant_id": tenant["entra_tenant_id"], "action": "skip"})
         return self.api("POST", "/mappings/confirm", {"decisions": decisions})
@@ -141,10 +149,15 @@ def api_world(
     url = create_database("entra_api")
     level = getattr(request.module, "API_WORLD_LOG_LEVEL", logging.WARNING)
     try:
-        with recording_logs(level) as logs, sync_world(
-            url.replace("postgresql://", "postgresql+psycopg://", 1), temporal_server,
-            tmp_path_factory.mktemp("secrets") / "store", demo_dataset(),
-        ) as world:
+        with (
+            recording_logs(level) as logs,
+            sync_world(
+                url.replace("postgresql://", "postgresql+psycopg://", 1),
+                temporal_server,
+                tmp_path_factory.mktemp("secrets") / "store",
+                demo_dataset(),
+            ) as world,
+        ):
             world.tenant = "acme"
             built = ApiWorld(world, logs)
             response = built.connect_direct()

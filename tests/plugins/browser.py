@@ -32,8 +32,12 @@ from tests.plugins.temporal import LoopThread, TemporalServer, temporal_cli
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = (
-    "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-    "--disable-sync", "--no-first-run",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
 )
 ADMIN, PORTAL_USER = "admin@acme.test", "portal@client.acme.test"
 MSP_TENANT = "acme"
@@ -70,10 +74,12 @@ class LiveHost:
         with self.world.app.app_context():
             session = get_state().session
             for table in EntraBase.metadata.sorted_tables:
-                row = session.execute(text(
-                    f"SELECT count(*), md5(coalesce(string_agg(t::text, E'\\n' ORDER BY t::text), '')) "
-                    f"FROM {table.name} AS t"  # names come from our own metadata, not from input
-                )).one()
+                row = session.execute(
+                    text(
+                        f"SELECT count(*), md5(coalesce(string_agg(t::text, E'\\n' ORDER BY t::text), '')) "
+                        f"FROM {table.name} AS t"  # names come from our own metadata, not from input
+                    )
+                ).one()
                 found[table.name] = (int(row[0]), str(row[1]))
             session.rollback()
         return found
@@ -109,8 +115,9 @@ def serving(world: SyncWorld) -> Iterator[str]:
 def live_host(temporal: TemporalServer, workdir: Path) -> Iterator[LiveHost]:
     url = create_database("entra_browser")
     try:
-        with sync_world(url.replace("postgresql://", "postgresql+psycopg://", 1), temporal, workdir / "secrets",
-                        demo_dataset()) as world:
+        with sync_world(
+            url.replace("postgresql://", "postgresql+psycopg://", 1), temporal, workdir / "secrets", demo_dataset()
+        ) as world:
             world = replace(world, tenant=MSP_TENANT)
             for full_name in REVIEW_CANDIDATES:
                 _add_contact(world, REVIEW_CLIENT, full_name, REVIEW_EMAIL)

@@ -55,8 +55,14 @@ FILTER_USERS = [
     user("f-ext", "ext-vera@filter.test", "Vera External"),
 ]
 CLIENTS = {
-    "Alpha": [("Alice A.", "alice@alpha.test"), ("Grace G.", "grace@alpha.test"), ("Erin One", "erin@alpha.test"),
-              ("Erin Two", "ERIN@alpha.test"), ("Gina One", "gina@alpha.test"), ("Gina Two", "Gina@Alpha.test")],
+    "Alpha": [
+        ("Alice A.", "alice@alpha.test"),
+        ("Grace G.", "grace@alpha.test"),
+        ("Erin One", "erin@alpha.test"),
+        ("Erin Two", "ERIN@alpha.test"),
+        ("Gina One", "gina@alpha.test"),
+        ("Gina Two", "Gina@Alpha.test"),
+    ],
     "Beta": [("Judy J.", "judy@beta.test"), ("Frank at Beta", "frank@alpha.test")],
     "Filter Co": [],
     "Unmapped": [],
@@ -98,8 +104,12 @@ class OngoingWorld:
             return list(get_state().session.execute(text(statement), params).all())
 
     def contact_id(self, client: str, full_name: str) -> str:
-        rows = self.sql("SELECT id FROM contacts WHERE tenant = :t AND client_id = :c AND full_name = :n",
-                        t=self.tenant, c=int(self.client_id(client)), n=full_name)
+        rows = self.sql(
+            "SELECT id FROM contacts WHERE tenant = :t AND client_id = :c AND full_name = :n",
+            t=self.tenant,
+            c=int(self.client_id(client)),
+            n=full_name,
+        )
         assert len(rows) == 1, rows
         return str(rows[0][0])
 
@@ -140,21 +150,30 @@ def ongoing(temporal_server: TemporalServer, tmp_path_factory: pytest.TempPathFa
 
     url = create_database("entra_ongoing")
     secrets_dir = tmp_path_factory.mktemp("secrets") / "store"
-    document = directory([
-        customer(ALPHA, "Alpha Corp", "alpha.test", ALPHA_USERS),
-        customer(BETA, "Beta LLC", "beta.test", BETA_USERS),
-        customer(FILTER, "Filter Co", "filter.test", FILTER_USERS),
-    ])
+    document = directory(
+        [
+            customer(ALPHA, "Alpha Corp", "alpha.test", ALPHA_USERS),
+            customer(BETA, "Beta LLC", "beta.test", BETA_USERS),
+            customer(FILTER, "Filter Co", "filter.test", FILTER_USERS),
+        ]
+    )
     try:
-        with sync_world(url.replace("postgresql://", "postgresql+psycopg://", 1), temporal_server, secrets_dir,
-                        document) as world:
+        with sync_world(
+            url.replace("postgresql://", "postgresql+psycopg://", 1), temporal_server, secrets_dir, document
+        ) as world:
             world.add_clients(CLIENTS)
             world.connect_direct()
             email = f"admin@{world.tenant}.test"
             with world.app.app_context():
-                upsert_managed_tenants(get_state().session, world.tenant, [
-                    ManagedTenant(ALPHA, "Alpha Corp"), ManagedTenant(BETA, "Beta LLC"),
-                    ManagedTenant(FILTER, "Filter Co")])
+                upsert_managed_tenants(
+                    get_state().session,
+                    world.tenant,
+                    [
+                        ManagedTenant(ALPHA, "Alpha Corp"),
+                        ManagedTenant(BETA, "Beta LLC"),
+                        ManagedTenant(FILTER, "Filter Co"),
+                    ],
+                )
                 admin = User(tenant=world.tenant, email=email, full_name="Ongoing Admin", role="admin")
                 admin.set_password("demo")
                 db.session.add(admin)
@@ -163,7 +182,6 @@ def ongoing(temporal_server: TemporalServer, tmp_path_factory: pytest.TempPathFa
             world.map_tenant(ALPHA, "Alpha")
             world.map_tenant(BETA, "Beta")
             world.sync("initial")
-            yield OngoingWorld(world=world, secrets_dir=secrets_dir, admin=sign_in(world.app, email),
-                               admin_id=admin_id)
+            yield OngoingWorld(world=world, secrets_dir=secrets_dir, admin=sign_in(world.app, email), admin_id=admin_id)
     finally:
         drop_database(url)

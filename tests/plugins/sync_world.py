@@ -55,22 +55,28 @@ def customer(tenant_id: str, name: str, domain: str, users: Sequence[dict[str, A
         "displayName": name,
         "domains": [
             {"id": domain, "isDefault": True, "isInitial": False, "isVerified": True},
-            {"id": f"{domain.split('.')[0]}.onmicrosoft.com", "isDefault": False, "isInitial": True,
-             "isVerified": True},
+            {
+                "id": f"{domain.split('.')[0]}.onmicrosoft.com",
+                "isDefault": False,
+                "isInitial": True,
+                "isVerified": True,
+            },
         ],
         "appConsent": True,
         "legacyContract": False,
-        "relationships": [{
-            "id": f"rel-{tenant_id}",
-            "displayName": f"GDAP_{name}",
-            "status": "active",
-            "createdDateTime": "2024-06-30T00:00:00Z",
-            "activatedDateTime": "2024-07-01T00:00:00Z",
-            "endDateTime": RELATIONSHIP_END,
-            "duration": "P730D",
-            "autoExtendDuration": "P180D",
-            "accessDetails": {"unifiedRoles": [{"roleDefinitionId": "88d8e3e3-8f55-4a1e-953a-9b9898b8876b"}]},
-        }],
+        "relationships": [
+            {
+                "id": f"rel-{tenant_id}",
+                "displayName": f"GDAP_{name}",
+                "status": "active",
+                "createdDateTime": "2024-06-30T00:00:00Z",
+                "activatedDateTime": "2024-07-01T00:00:00Z",
+                "endDateTime": RELATIONSHIP_END,
+                "duration": "P730D",
+                "autoExtendDuration": "P180D",
+                "accessDetails": {"unifiedRoles": [{"roleDefinitionId": "88d8e3e3-8f55-4a1e-953a-9b9898b8876b"}]},
+            }
+        ],
         "users": list(users),
     }
 
@@ -124,22 +130,36 @@ class SyncWorld:
         with self.app.app_context():
             state = get_state()
             state.secrets.set(self.tenant, names.DIRECT_REFRESH_TOKEN, tokens["refresh_token"])
-            state.session.add(Connection(tenant=self.tenant, connection_type="direct", status="active",
-                                         partner_tenant_id=self.sim.partner_tenant_id, connected_by="1"))
+            state.session.add(
+                Connection(
+                    tenant=self.tenant,
+                    connection_type="direct",
+                    status="active",
+                    partner_tenant_id=self.sim.partner_tenant_id,
+                    connected_by="1",
+                )
+            )
             state.session.commit()
 
     def map_tenant(self, entra_tenant_id: str, client_name: str | None) -> None:
         """An active mapping (``None``: skipped), ending any earlier one."""
         with self.app.app_context():
             session = get_state().session
-            for old in session.execute(select(TenantMapping).filter_by(
-                    tenant=self.tenant, entra_tenant_id=entra_tenant_id, active=True)).scalars():
+            for old in session.execute(
+                select(TenantMapping).filter_by(tenant=self.tenant, entra_tenant_id=entra_tenant_id, active=True)
+            ).scalars():
                 old.active = False
             session.flush()
-            session.add(TenantMapping(
-                tenant=self.tenant, entra_tenant_id=entra_tenant_id, state="mapped" if client_name else "skipped",
-                client_id=self.client_ids[client_name] if client_name else None, reason="manual", decided_by="1",
-            ))
+            session.add(
+                TenantMapping(
+                    tenant=self.tenant,
+                    entra_tenant_id=entra_tenant_id,
+                    state="mapped" if client_name else "skipped",
+                    client_id=self.client_ids[client_name] if client_name else None,
+                    reason="manual",
+                    decided_by="1",
+                )
+            )
             session.commit()
 
     # -- running -----------------------------------------------------------------------------------------------------
@@ -178,10 +198,15 @@ class SyncWorld:
         from example_host.models import Contact
 
         with self.app.app_context():
-            rows = get_state().session.execute(
-                select(Contact.email, Contact.full_name, Contact.is_inactive, Contact.job_title)
-                .where(Contact.tenant == self.tenant, Contact.client_id == int(self.client_ids[client_name]))
-            ).all()
+            rows = (
+                get_state()
+                .session.execute(
+                    select(Contact.email, Contact.full_name, Contact.is_inactive, Contact.job_title).where(
+                        Contact.tenant == self.tenant, Contact.client_id == int(self.client_ids[client_name])
+                    )
+                )
+                .all()
+            )
         emails = [row[0] for row in rows]
         assert len(emails) == len(set(emails)), f"duplicate contacts: {sorted(emails)}"
         return {row[0]: tuple(row[1:]) for row in rows}
@@ -190,8 +215,12 @@ class SyncWorld:
         from example_host.models import Contact
 
         with self.app.app_context():
-            return int(get_state().session.scalar(
-                select(func.count()).select_from(Contact).where(Contact.tenant == self.tenant)) or 0)
+            return int(
+                get_state().session.scalar(
+                    select(func.count()).select_from(Contact).where(Contact.tenant == self.tenant)
+                )
+                or 0
+            )
 
     def links(self, entra_tenant_id: str) -> dict[str, ContactLink]:
         with self.app.app_context():
@@ -205,31 +234,39 @@ class SyncWorld:
 
     def count(self, model: type[Any]) -> int:
         with self.app.app_context():
-            return int(get_state().session.scalar(
-                select(func.count()).select_from(model).where(model.tenant == self.tenant)) or 0)
+            return int(
+                get_state().session.scalar(select(func.count()).select_from(model).where(model.tenant == self.tenant))
+                or 0
+            )
 
     def managed_tenants(self) -> dict[str, ManagedTenantRow]:
         with self.app.app_context():
             session = get_state().session
-            found = {row.entra_tenant_id: row for row in session.execute(
-                select(ManagedTenantRow).filter_by(tenant=self.tenant)).scalars()}
+            found = {
+                row.entra_tenant_id: row
+                for row in session.execute(select(ManagedTenantRow).filter_by(tenant=self.tenant)).scalars()
+            }
             session.expunge_all()
             return found
 
 
 @contextmanager
-def sync_world(db_url: str, temporal: TemporalServer, secrets_dir: Path, document: dict[str, Any],
-               **config: Any) -> Iterator[SyncWorld]:
+def sync_world(
+    db_url: str, temporal: TemporalServer, secrets_dir: Path, document: dict[str, Any], **config: Any
+) -> Iterator[SyncWorld]:
     """Everything started, nothing mapped yet; torn down in reverse order."""
     server = SimulatorServer(SimulatorState(document)).start()
     sim = SimulatorClient(server.base_url)
     secrets_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-    for name, value in ((names.MICROSOFT_CLIENT_ID, DEFAULT_CLIENT_ID),
-                        (names.MICROSOFT_CLIENT_SECRET, DEFAULT_CLIENT_SECRET)):
+    for name, value in (
+        (names.MICROSOFT_CLIENT_ID, DEFAULT_CLIENT_ID),
+        (names.MICROSOFT_CLIENT_SECRET, DEFAULT_CLIENT_SECRET),
+    ):
         (secrets_dir / name).write_text(value, encoding="utf-8")
         (secrets_dir / name).chmod(0o600)
     app = build_app(
-        db_url, "enterprise",
+        db_url,
+        "enterprise",
         ENTRA_LOGIN_BASE_URL=sim.login_base_url,
         ENTRA_GRAPH_BASE_URL=sim.graph_base_url,
         ENTRA_SECRET_PROVIDERS=("filesystem",),

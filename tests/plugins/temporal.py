@@ -123,4 +123,3 @@ class WorkerThread:
         self._thread = None
         if self.error is not None:
             raise self.error
-

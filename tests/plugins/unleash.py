@@ -49,8 +49,16 @@ def install_unleash_server() -> Path:
             if npm is None:
                 raise RuntimeError("npm (Node 20) is needed to install unleash-server for the tests.")
             subprocess.run(
-                [npm, "install", "--prefix", str(CACHE_DIR), "--no-audit", "--no-fund", "--loglevel=error",
-                 f"unleash-server@{UNLEASH_VERSION}"],
+                [
+                    npm,
+                    "install",
+                    "--prefix",
+                    str(CACHE_DIR),
+                    "--no-audit",
+                    "--no-fund",
+                    "--loglevel=error",
+                    f"unleash-server@{UNLEASH_VERSION}",
+                ],
                 check=True,
                 capture_output=True,
                 timeout=900,
@@ -86,22 +94,48 @@ class UnleashServer:
         db = urlsplit(self.db_url)
         options = {
             # node's pg client wants a password string even where PostgreSQL trusts the connection
-            "db": {"host": db.hostname, "port": db.port or 5432, "user": db.username or "postgres",
-                   "password": db.password or "unused", "database": db.path.lstrip("/"), "ssl": False},
+            "db": {
+                "host": db.hostname,
+                "port": db.port or 5432,
+                "user": db.username or "postgres",
+                "password": db.password or "unused",
+                "database": db.path.lstrip("/"),
+                "ssl": False,
+            },
             "server": {"port": self.port, "host": "127.0.0.1"},
-            "authentication": {"type": "none", "initApiTokens": [
-                {"type": "backend", "secret": self.client_token, "projects": ["*"], "environment": "development",
-                 "tokenName": "flask-entra-test-client"},
-                {"type": "admin", "secret": self.admin_token, "projects": ["*"], "environment": "*",
-                 "tokenName": "flask-entra-test-admin"},
-            ]},
+            "authentication": {
+                "type": "none",
+                "initApiTokens": [
+                    {
+                        "type": "backend",
+                        "secret": self.client_token,
+                        "projects": ["*"],
+                        "environment": "development",
+                        "tokenName": "flask-entra-test-client",
+                    },
+                    {
+                        "type": "admin",
+                        "secret": self.admin_token,
+                        "projects": ["*"],
+                        "environment": "*",
+                        "tokenName": "flask-entra-test-admin",
+                    },
+                ],
+            },
             "versionCheck": {"enable": False},
             "logLevel": "warn",
         }
         script = self.workdir / "start-unleash.mjs"
         script.write_text(START_SCRIPT)
-        env = {**os.environ, "UNLEASH_ENTRY": str(self.entry), "UNLEASH_OPTIONS": json.dumps(options),
-               "CHECK_VERSION": "false", "SEND_TELEMETRY": "false"}  # no calls home
+        env = {
+            **os.environ,
+            "UNLEASH_ENTRY": str(self.entry),
+            "UNLEASH_OPTIONS": json.dumps(options),
+            "CHECK_VERSION": "false",
+            "SEND_TELEMETRY": "false",
+        }  # no calls home
+        if self._log is not None:  # a restart after a crash: do not leak the previous handle
+            self._log.close()
         self._log = open(self.workdir / "unleash.log", "ab")
         self._process = subprocess.Popen(["node", str(script)], env=env, stdout=self._log, stderr=subprocess.STDOUT)
         self._wait_healthy()
@@ -113,7 +147,14 @@ class UnleashServer:
             if self._process.poll() is not None:
                 raise RuntimeError(f"unleash-server exited early: see {self.workdir / 'unleash.log'}")
             try:
-                if httpx.get(f"http://127.0.0.1:{self.port}/health", timeout=2).status_code == 200:
+                # /health can answer before the Admin API does on a restart: wait for both.
+                health = httpx.get(f"http://127.0.0.1:{self.port}/health", timeout=2).status_code
+                admin = httpx.get(
+                    f"{self.url}/admin/projects/default/features",
+                    timeout=5,
+                    headers={"Authorization": self.admin_token},
+                ).status_code
+                if health == 200 and admin == 200:
                     return
             except httpx.TransportError:
                 pass
