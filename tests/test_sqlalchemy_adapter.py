@@ -310,3 +310,11 @@ def test_misnamed_attributes_are_reported_at_construction(session: Session) -> N
         SQLAlchemyHostAdapter(
             SessionHolder(session), client_model=Client, contact_model=Contact, contact_fields={"title": "job_title"}
         )
+
+
+def test_ids_that_cannot_be_keys_match_nothing(adapter: SQLAlchemyHostAdapter, session: Session) -> None:
+    """Found by schemathesis: -17866201379 reached PostgreSQL as an INTEGER and turned a miss into a 500."""
+    client = add_client(session, "acme", "Contoso Ltd")
+    for bad in ("-17866201379", "2147483648", "abc", ""):
+        assert adapter.get_clients("acme", [bad, client]) == adapter.get_clients("acme", [client])
+        assert adapter.get_contacts("acme", [bad]) == []

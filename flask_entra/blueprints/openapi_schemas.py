@@ -271,7 +271,7 @@ SETTINGS_BODY = obj(
                 },
             )
         )["properties"],
-        "field_toggles": FIELD_TOGGLES,
+        "field_toggles": keep_when_null(FIELD_TOGGLES),
     },
 )
 RESOLVE_BODY = {

@@ -7,11 +7,12 @@ because a sync of tens of thousands of contacts goes through here.
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from typing import Any, Protocol
 
-from sqlalchemy import Column, ColumnElement, String, Table, func, select
+from sqlalchemy import BigInteger, Column, ColumnElement, String, Table, func, select
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.exc import NoInspectionAvailable
 from sqlalchemy.ext.compiler import compiles
@@ -59,7 +60,18 @@ def _id_converter(column: Column[Any]) -> Callable[[str], Any]:
         python_type = column.type.python_type
     except NotImplementedError:
         return str
-    return python_type if python_type in (int, uuid.UUID) else str
+    if python_type is int:
+        # An id outside the column's range cannot exist; the database would refuse the query instead of finding nothing.
+        bits = 64 if isinstance(column.type, BigInteger) else 32
+        return functools.partial(_bounded_int, limit=2 ** (bits - 1))
+    return uuid.UUID if python_type is uuid.UUID else str
+
+
+def _bounded_int(raw: str, *, limit: int) -> int:
+    value = int(raw)
+    if not -limit <= value < limit:
+        raise ValueError("out of the column's range")
+    return value
 
 
 class SQLAlchemyHostAdapter:
