@@ -12,9 +12,9 @@ import httpx
 
 from flask_entra.providers.direct import DirectProvider
 from flask_entra.providers.direct_oauth import redeem_code, start_authorization
-from flask_entra.providers.http import HttpClient
 from flask_entra.simulator import DEFAULT_REDIRECT_URIS, SimulatorClient
 from tests import graphschema
+from tests.plugins.simulator import opened_http
 
 
 def full_direct_run(sim: SimulatorClient) -> set[tuple[str, tuple[tuple[str, str], ...]]]:
@@ -22,7 +22,7 @@ def full_direct_run(sim: SimulatorClient) -> set[tuple[str, tuple[tuple[str, str
     unconsented = sim.dataset()["customers"][0]["tenantId"]
     sim.revoke_consent(unconsented)
     sim.clear_request_log()
-    http = HttpClient(timeout_seconds=10, max_retries=2, backoff_base_seconds=0.01)
+    http = opened_http(timeout_seconds=10, max_retries=2, backoff_base_seconds=0.01)
     request = start_authorization(
         client_id=sim.credentials.client_id, redirect_uri=DEFAULT_REDIRECT_URIS[0], login_base_url=sim.login_base_url
     )

@@ -10,8 +10,8 @@ import pytest
 
 from flask_entra.errors import ProviderAuthError, ProviderError
 from flask_entra.providers.cipp import CippProvider, result_rows, tenant_from_row
-from flask_entra.providers.http import HttpClient
 from flask_entra.simulator import SimulatorClient
+from tests.plugins.simulator import opened_http
 
 CONTOSO = "4fdb1c6e-0c4e-4f51-8a2b-6c1e2d3f4a01"
 FABRIKAM = "4fdb1c6e-0c4e-4f51-8a2b-6c1e2d3f4a02"
@@ -24,7 +24,7 @@ def make_provider(sim: SimulatorClient, **options: Any) -> CippProvider:
         "client_secret": sim.credentials.cipp_client_secret,
         "tenant_id": sim.partner_tenant_id,
         "login_base_url": sim.login_base_url,
-        "http": HttpClient(timeout_seconds=10, max_retries=2, backoff_base_seconds=0.01),
+        "http": opened_http(timeout_seconds=10, max_retries=2, backoff_base_seconds=0.01),
     }
     return CippProvider(**(settings | options))
 
@@ -115,7 +115,7 @@ def test_malformed_cipp_users_are_skipped(fresh_simulator: SimulatorClient) -> N
 
 
 def test_the_token_is_renewed_when_cipp_refuses_it(fresh_demo_simulator: SimulatorClient) -> None:
-    http = HttpClient(timeout_seconds=10, max_retries=1)
+    http = opened_http(timeout_seconds=10, max_retries=1)
     provider = make_provider(fresh_demo_simulator, http=http)
     assert provider.validate().ok
     fresh_demo_simulator.expire_access_tokens()
@@ -125,7 +125,7 @@ def test_the_token_is_renewed_when_cipp_refuses_it(fresh_demo_simulator: Simulat
 
 def test_short_lived_tokens_are_renewed_before_expiry(fresh_demo_simulator: SimulatorClient) -> None:
     fresh_demo_simulator.set_faults(access_token_lifetime=2)
-    http = HttpClient(timeout_seconds=10, max_retries=1)
+    http = opened_http(timeout_seconds=10, max_retries=1)
     provider = make_provider(fresh_demo_simulator, http=http)
     assert provider.validate().ok
     assert provider.validate().ok  # within the lifetime: the cached token

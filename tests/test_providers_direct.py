@@ -21,6 +21,7 @@ from flask_entra.providers.direct import DirectProvider
 from flask_entra.providers.direct_oauth import redeem_code, start_authorization, verify_id_token
 from flask_entra.providers.http import HttpClient
 from flask_entra.simulator import DEFAULT_REDIRECT_URIS, SimulatorClient
+from tests.plugins.simulator import opened_http
 
 REDIRECT_URI = DEFAULT_REDIRECT_URIS[0]
 CONTOSO = "4fdb1c6e-0c4e-4f51-8a2b-6c1e2d3f4a01"
@@ -30,7 +31,7 @@ MakeProvider = Callable[..., DirectProvider]
 
 
 def fast_http() -> HttpClient:
-    return HttpClient(timeout_seconds=10, max_retries=3, max_retry_after_seconds=5, backoff_base_seconds=0.01)
+    return opened_http(timeout_seconds=10, max_retries=3, max_retry_after_seconds=5, backoff_base_seconds=0.01)
 
 
 @pytest.fixture()

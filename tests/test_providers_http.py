@@ -88,16 +88,59 @@ def make_client(**overrides: Any) -> HttpClient:
     return HttpClient(**(settings | overrides))
 
 
-def test_paging_follows_next_links_as_opaque_urls(server: CannedServer) -> None:
+def page(value: list[Any], link: str | None = None, *, link_first: bool) -> dict[str, Any]:
+    """A Graph page; Graph writes ``@odata.nextLink`` before ``value``, other services may not."""
+    if link is None:
+        return {"value": value}
+    return {"@odata.nextLink": link, "value": value} if link_first else {"value": value, "@odata.nextLink": link}
+
+
+LINK_ORDERS = pytest.mark.parametrize("link_first", [True, False], ids=["link-first", "link-last"])
+
+
+@LINK_ORDERS
+def test_paging_follows_next_links_as_opaque_urls(server: CannedServer, link_first: bool) -> None:
     page2 = server.base_url + "/v1.0/opaque-page-2?$skiptoken=abc%3D%3D"
-    first = server.queue("/v1.0/users", (200, {"value": [{"id": "1"}, {"id": "2"}], "@odata.nextLink": page2}, {}))
+    first = server.queue("/v1.0/users", (200, page([{"id": "1"}, {"id": "2"}], page2, link_first=link_first), {}))
     server.queue("/v1.0/opaque-page-2", (200, {"value": [{"id": "3"}]}, {}))
     with make_client() as client:
         pages = list(client.iter_pages(first, token=fixed_token, params={"$top": "999"}))
-    assert [[r["id"] for r in page] for page in pages] == [["1", "2"], ["3"]]
+    assert [[r["id"] for r in value] for value in pages] == [["1", "2"], ["3"]]
     assert server.requests[0]["args"] == {"$top": "999"}
     assert server.requests[1]["args"] == {"$skiptoken": "abc=="}  # the link is used as given, no params re-added
     assert all(r["auth"] == f"Bearer {BEARER}" for r in server.requests)
+
+
+@LINK_ORDERS
+def test_the_next_page_is_on_its_way_while_the_caller_works_on_this_one(server: CannedServer, link_first: bool) -> None:
+    page2 = server.base_url + "/v1.0/page2"
+    url = server.queue("/v1.0/users", (200, page([{"id": "1"}], page2, link_first=link_first), {}))
+    server.queue("/v1.0/page2", (200, {"value": [{"id": "2"}]}, {}))
+    with make_client() as client:
+        pages = client.iter_pages(url, token=fixed_token)
+        assert next(pages) == [{"id": "1"}]
+        deadline = time.monotonic() + 5
+        while len(server.requests) < 2 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert [r["path"] for r in server.requests] == ["/v1.0/users", "/v1.0/page2"]
+        assert list(pages) == [[{"id": "2"}]]
+
+
+def test_a_page_that_names_two_different_next_links_is_not_trusted(server: CannedServer) -> None:
+    page2, page3 = server.base_url + "/v1.0/page2", server.base_url + "/v1.0/page3"
+    body = f'{{"@odata.nextLink": "{page2}", "value": [{{"id": "1"}}], "@odata.nextLink": "{page3}"}}'
+    url = server.queue("/v1.0/users", (200, body, {}))
+    server.queue("/v1.0/page2", (200, {"value": [{"id": "2"}]}, {}))
+    with make_client() as client, pytest.raises(ProviderError, match="two different next-page links"):
+        list(client.iter_pages(url, token=fixed_token))
+
+
+def test_a_page_whose_body_breaks_after_its_next_link_fails(server: CannedServer) -> None:
+    page2 = server.base_url + "/v1.0/page2"
+    url = server.queue("/v1.0/users", (200, f'{{"@odata.nextLink": "{page2}", "value": [{{"id": "1"}}, {{"id', {}))
+    server.queue("/v1.0/page2", (200, {"value": [{"id": "2"}]}, {}))
+    with make_client() as client, pytest.raises(ProviderError, match="not JSON"):
+        list(client.iter_pages(url, token=fixed_token))
 
 
 def test_retry_after_is_honoured_with_a_real_wait(server: CannedServer) -> None:
@@ -187,14 +230,15 @@ def test_error_messages_never_contain_the_bearer_token(server: CannedServer) -> 
     assert "Directory Readers" in (caught.value.advice or "")
 
 
-def test_a_failure_after_the_first_page_is_an_incomplete_listing(server: CannedServer) -> None:
+@LINK_ORDERS
+def test_a_failure_after_the_first_page_is_an_incomplete_listing(server: CannedServer, link_first: bool) -> None:
     page2 = server.base_url + "/v1.0/page2"
-    url = server.queue("/v1.0/users", (200, {"value": [{"id": "1"}], "@odata.nextLink": page2}, {}))
+    url = server.queue("/v1.0/users", (200, page([{"id": "1"}], page2, link_first=link_first), {}))
     server.queue("/v1.0/page2", (500, {"error": {"code": "InternalServerError", "message": "boom"}}, {}))
     read: list[Any] = []
     with make_client() as client, pytest.raises(IncompleteListing, match="after 1 page"):
-        for page in client.iter_pages(url, token=fixed_token):
-            read.extend(page)
+        for value in client.iter_pages(url, token=fixed_token):
+            read.extend(value)
     assert read == [{"id": "1"}]
 
 
@@ -206,18 +250,23 @@ def test_a_failure_on_the_first_page_keeps_its_own_error(server: CannedServer) -
     assert "HTTP 404" in caught.value.message
 
 
-def test_the_token_is_never_sent_to_a_next_link_on_another_host(server: CannedServer) -> None:
+@LINK_ORDERS
+def test_the_token_is_never_sent_to_a_next_link_on_another_host(server: CannedServer, link_first: bool) -> None:
     foreign = server.base_url.replace("127.0.0.1", "localhost") + "/steal"
-    url = server.queue("/v1.0/users", (200, {"value": [{"id": "1"}], "@odata.nextLink": foreign}, {}))
+    url = server.queue("/v1.0/users", (200, page([{"id": "1"}], foreign, link_first=link_first), {}))
+    read: list[Any] = []
     with make_client() as client, pytest.raises(IncompleteListing, match="another host"):
-        list(client.iter_pages(url, token=fixed_token))
+        for value in client.iter_pages(url, token=fixed_token):
+            read.extend(value)
+    assert read == [{"id": "1"}]  # what was read is still handed over, then the listing is marked incomplete
     assert [r["path"] for r in server.requests] == ["/v1.0/users"]
 
 
-def test_a_next_link_that_repeats_stops_instead_of_looping(server: CannedServer) -> None:
+@LINK_ORDERS
+def test_a_next_link_that_repeats_stops_instead_of_looping(server: CannedServer, link_first: bool) -> None:
     loop = server.base_url + "/v1.0/loop"
-    url = server.queue("/v1.0/users", (200, {"value": [], "@odata.nextLink": loop}, {}))
-    server.queue("/v1.0/loop", (200, {"value": [{"id": "x"}], "@odata.nextLink": loop}, {}))
+    url = server.queue("/v1.0/users", (200, page([], loop, link_first=link_first), {}))
+    server.queue("/v1.0/loop", (200, page([{"id": "x"}], loop, link_first=link_first), {}))
     with make_client() as client, pytest.raises(IncompleteListing, match="repeat"):
         list(client.iter_pages(url, token=fixed_token))
     assert len(server.requests) == 2

@@ -24,7 +24,7 @@ class ManagedTenant:
     user_count: int | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class EntraUser:
     """One user of a customer tenant, normalised from Graph or CIPP."""
 

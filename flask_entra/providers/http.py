@@ -7,12 +7,12 @@ Flask config) so providers run the same inside a request, a CLI command or a Tem
 
 from __future__ import annotations
 
+import queue
 import random
 import re
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -86,6 +86,57 @@ def _path(url: str) -> str:
     return urlsplit(url).path or "/"
 
 
+#: ``{"@odata.context": "...", "@odata.nextLink": "..."`` at the very start of a page, without escapes.
+_LEADING_NEXT_LINK = re.compile(
+    rb'\A\s*\{(?:\s*"@odata\.context"\s*:\s*"[^"\\]*"\s*,)?\s*"@odata\.nextLink"\s*:\s*"([^"\\]*)"'
+)
+
+
+def _leading_next_link(content: bytes) -> str | None:
+    """The next-page link when the body starts with it (Graph's order), read without parsing the body."""
+    match = _LEADING_NEXT_LINK.match(content)
+    return match.group(1).decode("utf-8", "replace") if match else None
+
+
+def _call_when_sent(callback: Callable[[], None]) -> Callable[[str, Mapping[str, Any]], None]:
+    """An httpcore ``trace`` extension calling ``callback`` once the request body has been written."""
+
+    def trace(event: str, _info: Mapping[str, Any]) -> None:
+        if event.endswith("send_request_body.complete"):
+            callback()
+
+    return trace
+
+
+@dataclass
+class _ReadPage:
+    """A page as it arrived, parsed once, by whichever thread first needs its body."""
+
+    url: str
+    response: httpx.Response
+    early_link: str | None
+    _body: dict[str, Any] | None = None
+
+    def body(self, client: HttpClient) -> dict[str, Any]:
+        if self._body is None:
+            body = client._json(self.response)
+            if not isinstance(body, dict) or not isinstance(body.get("value"), list):
+                raise ProviderError(f"GET {_path(self.url)} answered a page without a 'value' list.")
+            self._body = body
+        return self._body
+
+    def next_link(self, client: HttpClient) -> object:
+        """The page's ``@odata.nextLink`` as found (None at the end), read from the head when it is there."""
+        return self.early_link if self.early_link is not None else self.body(client).get("@odata.nextLink")
+
+    def value(self, client: HttpClient) -> list[Any]:
+        body = self.body(client)
+        if self.early_link is not None and body.get("@odata.nextLink") != self.early_link:
+            raise ProviderError(f"GET {_path(self.url)} answered a page with two different next-page links.")
+        value: list[Any] = body["value"]
+        return value
+
+
 def http_client_from_config(config: Mapping[str, Any], **overrides: Any) -> HttpClient:
     """An :class:`HttpClient` set up from the ``ENTRA_HTTP_*`` keys of a (Flask or plain) config mapping."""
     settings: dict[str, Any] = {
@@ -152,19 +203,34 @@ class HttpClient:
     ) -> Iterator[list[Any]]:
         """Yield each page's ``value`` list, following ``@odata.nextLink`` (an opaque absolute URL) until absent.
 
-        The next page is requested before the current one is yielded, so the caller's work on a page (normalising a
-        thousand users) overlaps the next round trip instead of adding to it. A failure after the first page raises
-        :class:`IncompleteListing`: what was yielded must not count as complete. The bearer token is only ever sent to
-        the origin of ``url``.
+        From the second page on, a reader thread keeps one request ahead of the caller (see :meth:`_read_ahead`), so
+        parsing a page and the caller's work on it (normalising a thousand users) overlap the next round trip instead
+        of adding to it; most tenants fit in one page and need no thread. A failure after the first page raises
+        :class:`IncompleteListing`: what was yielded must not count as complete. The bearer token is only ever sent
+        to the origin of ``url``.
         """
-        origin = _origin(url)
-        seen: set[str] = set()
+        response = self._send("GET", url, token=token, params=params, headers=headers)
+        first = _ReadPage(url, response, _leading_next_link(response.content))
+        if first.next_link(self) is None:
+            yield first.value(self)
+            return
+        handoff: queue.Queue[_ReadPage | Exception | None] = queue.Queue(maxsize=1)
+        stop = threading.Event()
+        threading.Thread(
+            target=self._read_ahead,
+            args=(first, token, headers, handoff, stop),
+            name="entra-page-reader",
+            daemon=True,
+        ).start()
         pages = 0
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="entra-next-page") as prefetch:
-            pending: Future[dict[str, Any]] | None = prefetch.submit(self._page, url, token, params, headers)
-            while pending is not None:
+        try:
+            while (item := handoff.get()) is not None:
                 try:
-                    body = pending.result()
+                    if isinstance(item, Exception):
+                        raise item
+                    value = item.value(self)
+                except IncompleteListing:
+                    raise
                 except ProviderError as exc:
                     if pages == 0:
                         raise
@@ -172,28 +238,68 @@ class HttpClient:
                         f"The listing of {_path(url)} stopped after {pages} page(s): {exc.message}", advice=exc.advice
                     ) from exc
                 pages += 1
-                link = body.get("@odata.nextLink")
-                pending, unusable = None, None
-                if link is not None:
-                    if not isinstance(link, str) or _origin(link) != origin or link in seen:
-                        unusable = IncompleteListing(
-                            f"The listing of {_path(url)} stopped after {pages} page(s): the next-page link is "
-                            "unusable (not a string, another host, or a repeat)."
-                        )
-                    else:
-                        seen.add(link)
-                        pending = prefetch.submit(self._page, link, token, None, headers)
-                yield body["value"]
-                if unusable is not None:
-                    raise unusable
+                yield value
+        finally:
+            stop.set()
 
-    def _page(
-        self, url: str, token: TokenGetter | None, params: Mapping[str, str] | None, headers: Mapping[str, str] | None
-    ) -> dict[str, Any]:
-        body = self.get_json(url, token=token, params=params, headers=headers)
-        if not isinstance(body, dict) or not isinstance(body.get("value"), list):
-            raise ProviderError(f"GET {_path(url)} answered a page without a 'value' list.")
-        return body
+    def _read_ahead(
+        self,
+        first: _ReadPage,
+        token: TokenGetter | None,
+        headers: Mapping[str, str] | None,
+        handoff: queue.Queue[_ReadPage | Exception | None],
+        stop: threading.Event,
+    ) -> None:
+        """Request the pages after ``first`` one by one; hand each over (one waiting at most), then None or the error.
+
+        A page is handed over once the next request has been written, so the caller's parsing of it (which holds the
+        GIL) cannot hold that request back; Graph writes the next-page link at the head of the body, where it is read
+        without parsing, and a link found elsewhere costs a parse here first.
+        """
+
+        def hand_over(item: _ReadPage | Exception | None) -> bool:
+            while not stop.is_set():
+                try:
+                    handoff.put(item, timeout=0.05)
+                    return True
+                except queue.Full:
+                    continue
+            return False
+
+        waiting: _ReadPage | None = first
+
+        def release_waiting() -> None:
+            nonlocal waiting
+            if waiting is not None:
+                page, waiting = waiting, None
+                hand_over(page)
+
+        origin = _origin(first.url)
+        seen: set[str] = set()
+        page = first
+        try:
+            while (link := page.next_link(self)) is not None:
+                if not isinstance(link, str) or _origin(link) != origin or link in seen:
+                    release_waiting()
+                    hand_over(
+                        IncompleteListing(
+                            f"The listing of {_path(first.url)} stopped after {len(seen) + 1} page(s): the next-page "
+                            "link is unusable (not a string, another host, or a repeat)."
+                        )
+                    )
+                    return
+                seen.add(link)
+                try:
+                    response = self._send("GET", link, token=token, headers=headers, on_sent=release_waiting)
+                finally:
+                    release_waiting()
+                if stop.is_set():
+                    return
+                page = waiting = _ReadPage(link, response, _leading_next_link(response.content))
+            release_waiting()
+            hand_over(None)
+        except Exception as exc:  # the caller's thread re-raises it; this thread must not swallow or print it
+            hand_over(exc)
 
     def post_token(self, url: str, form: Mapping[str, str]) -> dict[str, Any]:
         """POST a token request; a refusal becomes :class:`ProviderAuthError` carrying the AADSTS code and advice."""
@@ -228,8 +334,11 @@ class HttpClient:
         data: dict[str, str] | None = None,
         secrets: tuple[str, ...] = (),
         convert_errors: bool = True,
+        on_sent: Callable[[], None] | None = None,
     ) -> httpx.Response:
+        """One request with retries; ``on_sent`` is called once the (first) request has been written."""
         bearer = token(False) if token is not None else None
+        extensions = None if on_sent is None else {"trace": _call_when_sent(on_sent)}
         refreshed = False
         attempt = 0
         while True:
@@ -238,7 +347,9 @@ class HttpClient:
                 request_headers["Authorization"] = f"Bearer {bearer}"
             self._count(requests=1)
             try:
-                response = self._client.request(method, url, params=params, headers=request_headers, data=data)
+                response = self._client.request(
+                    method, url, params=params, headers=request_headers, data=data, extensions=extensions
+                )
             except httpx.InvalidURL as exc:  # not an HTTPError, and retrying cannot help
                 raise ProviderError(
                     f"{method} {_path(url)}: the address is not valid: {exc}", advice="Check the service URL and ids."

@@ -38,8 +38,48 @@ def normalize_email(value: object) -> str | None:
 def _text(value: object, limit: int = MAX_TEXT_CHARS) -> str | None:
     if not isinstance(value, str):
         return None
-    cleaned = _CONTROL.sub("", value).strip()
+    cleaned = (value if value.isprintable() else _CONTROL.sub("", value)).strip()
     return cleaned[:limit] or None
+
+
+#: The user properties read, by their lower-cased names.
+_PROPERTIES = frozenset(
+    {
+        "id",
+        "userprincipalname",
+        "mail",
+        "othermails",
+        "proxyaddresses",
+        "displayname",
+        "givenname",
+        "surname",
+        "accountenabled",
+        "jobtitle",
+        "mobilephone",
+        "businessphones",
+        "usertype",
+        "assignedlicenses",
+    }
+)
+#: Key spelling -> lower-cased property name, or "" for keys not read; remembered because a listing repeats the same
+#: dozen spellings in every record. Bounded, since the keys come from outside.
+_KEY_NAMES: dict[str, str] = {}
+_KEY_NAMES_LIMIT = 4096
+
+
+def _properties(record: Mapping[Any, Any]) -> dict[str, Any]:
+    """The record's read properties by lower-cased name (the last spelling wins when two differ only in case)."""
+    fields: dict[str, Any] = {}
+    for key, value in record.items():
+        name = _KEY_NAMES.get(key) if isinstance(key, str) else None
+        if name is None:
+            name = str(key).lower()
+            name = name if name in _PROPERTIES else ""
+            if isinstance(key, str) and len(_KEY_NAMES) < _KEY_NAMES_LIMIT:
+                _KEY_NAMES[key] = name
+        if name:
+            fields[name] = value
+    return fields
 
 
 def _strings(value: object) -> list[str]:
@@ -80,7 +120,7 @@ def normalize_user(record: object, *, deleted: bool = False) -> EntraUser | Skip
     """One user record from Graph (``/users``, ``deletedItems``) or CIPP (``ListUsers``)."""
     if not isinstance(record, Mapping):
         return SkippedRecord(reason="record is not a JSON object")
-    fields = {str(key).lower(): value for key, value in record.items()}
+    fields = _properties(record)
     object_id = fields.get("id")
     if (
         not isinstance(object_id, str)

@@ -10,6 +10,7 @@ import base64
 import hashlib
 import secrets
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -53,8 +54,9 @@ class SimulatorClient:
     def cipp_base_url(self) -> str:
         return f"{self.base_url}/cipp"
 
-    @property
+    @cached_property
     def partner_tenant_id(self) -> str:
+        """Read once: it is fixed for the simulator's life, and the dataset it comes from can hold 100,000 users."""
         return str(self.dataset()["partner"]["tenantId"])
 
     def token_url(self, tenant: str) -> str:

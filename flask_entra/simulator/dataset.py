@@ -26,6 +26,7 @@ import copy
 import json
 import threading
 import uuid
+from collections.abc import Callable, Hashable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -126,6 +127,7 @@ class Dataset:
         self.sequence = 0
         self.user_sequence: dict[str, int] = {}
         self.tombstones: dict[str, list[tuple[str, int]]] = {}
+        self._rendered: dict[Hashable, tuple[int, list[str]]] = {}
         self._tenants = {t["tenantId"].lower(): t for t in [self.partner, *self.customers]}
         for customer in self.customers:
             customer.setdefault("appConsent", True)
@@ -183,6 +185,23 @@ class Dataset:
     def deleted_users(self, tenant: dict[str, Any]) -> list[dict[str, Any]]:
         with self.lock:
             return [u for u in tenant["users"] if u["deletedDateTime"]]
+
+    def rendered_users(
+        self, tenant: dict[str, Any], *, deleted: bool, key: Hashable, render: Callable[[dict[str, Any]], str]
+    ) -> list[str]:
+        """The tenant's live (or soft-deleted) users as ``render`` texts them, kept until the directory next changes.
+
+        Re-shaping and re-encoding 999 users for every page cost the simulator more than the latency it simulates, so
+        a listing's speed measured against it would have been the simulator's. ``key`` names the rendering.
+        """
+        cache_key = (tenant["tenantId"], deleted, key)
+        with self.lock:
+            cached = self._rendered.get(cache_key)
+            if cached is None or cached[0] != self.sequence:
+                users = self.deleted_users(tenant) if deleted else self.live_users(tenant)
+                cached = (self.sequence, [render(user) for user in users])
+                self._rendered[cache_key] = cached
+            return cached[1]
 
     def find_user(self, tenant: dict[str, Any], user_id: str) -> dict[str, Any]:
         user: dict[str, Any] | None = next((u for u in tenant["users"] if u["id"] == user_id), None)

@@ -10,8 +10,11 @@ import dataclasses
 import random
 import re
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
+
+Listed = TypeVar("Listed")
 
 
 @dataclass(frozen=True)
@@ -40,6 +43,8 @@ class Faults:
     throttle: list[FaultRule] = field(default_factory=list)
     #: HTTP 503 (``Retry-After`` when the rule sets it) for matching paths.
     unavailable: list[FaultRule] = field(default_factory=list)
+    #: Every answer (the control API's aside) takes at least this long from request to response, the simulator's own
+    #: work included, as the round trip to a distant service does.
     latency_ms: int = 0
     access_token_lifetime: int = 3599
     #: Customer tenant ids whose token requests fail with AADSTS65001 (app not consented).
@@ -129,9 +134,9 @@ class FaultEngine:
         limit = self.faults.fail_after_pages.get(tenant_id)
         return limit is not None and page >= limit
 
-    def listed(self, users: list[dict[str, Any]], tenant_id: str) -> list[dict[str, Any]]:
+    def listed(self, users: Sequence[Listed], tenant_id: str) -> Sequence[Listed]:
         """The users a listing of the tenant shows: none under ``empty_listing``."""
-        return [] if tenant_id in self.faults.empty_listing else users
+        return () if tenant_id in self.faults.empty_listing else users
 
     def malform(self, records: list[dict[str, Any]], tenant_id: str) -> list[dict[str, Any]]:
         """Break a seeded share of the records (already shaped for output), as buggy or odd directories do."""

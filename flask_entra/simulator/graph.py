@@ -6,6 +6,7 @@ partner's own users, and a customer's users need a token issued at that customer
 
 from __future__ import annotations
 
+import json
 import uuid
 from typing import Any
 
@@ -200,14 +201,23 @@ def organization() -> Response:
     return jsonify({"@odata.context": odata.context_url("organization"), "value": [odata.shape(record, names)]})
 
 
-def _user_page(users: list[dict[str, Any]], default_select: tuple[str, ...], fragment: str) -> dict[str, Any]:
+def _user_page(*, deleted: bool, default_select: tuple[str, ...], fragment: str) -> Response:
     sim = state()
-    names = odata.selection(default_select, USER_PROPERTIES, "microsoft.graph.user")
+    tenant_id = _tenant()["tenantId"]
+    names = tuple(odata.selection(default_select, USER_PROPERTIES, "microsoft.graph.user"))
+    annotation = {"@odata.type": "#microsoft.graph.user"} if deleted else {}
+
+    def render(user: dict[str, Any]) -> str:
+        return odata.compact_json({**annotation, **odata.shape(user, names)})
+
+    encoded = sim.dataset.rendered_users(_tenant(), deleted=deleted, key=names, render=render)
     body, page = odata.collection_page(
-        sim.faults.listed(users, _tenant()["tenantId"]), fragment, USER_PAGE_DEFAULT, USER_PAGE_MAX
+        sim.faults.listed(encoded, tenant_id), fragment, USER_PAGE_DEFAULT, USER_PAGE_MAX
     )
     _guard_page(sim, odata.skip_state()["p"])
-    return {**body, "value": sim.faults.malform([odata.shape(u, names) for u in page], _tenant()["tenantId"])}
+    if sim.faults.faults.malformed_rate > 0:
+        page = [odata.compact_json(r) for r in sim.faults.malform([json.loads(text) for text in page], tenant_id)]
+    return odata.page_response(body, page)
 
 
 def _guard_page(sim: SimulatorState, page: int) -> None:
@@ -223,18 +233,16 @@ def _guard_page(sim: SimulatorState, page: int) -> None:
 
 @graph.get("/v1.0/users")
 def users() -> Response:
-    return jsonify(_user_page(state().dataset.live_users(_tenant()), DEFAULT_USER_SELECT, "users"))
+    return _user_page(deleted=False, default_select=DEFAULT_USER_SELECT, fragment="users")
 
 
 @graph.get("/v1.0/directory/deletedItems/microsoft.graph.user")
 def deleted_users() -> Response:
-    body = _user_page(
-        state().dataset.deleted_users(_tenant()),
-        DELETED_USER_DEFAULT_SELECT,
-        "directory/deletedItems/microsoft.graph.user",
+    return _user_page(
+        deleted=True,
+        default_select=DELETED_USER_DEFAULT_SELECT,
+        fragment="directory/deletedItems/microsoft.graph.user",
     )
-    body["value"] = [{"@odata.type": "#microsoft.graph.user", **u} for u in body["value"]]
-    return jsonify(body)
 
 
 @graph.get("/v1.0/me")

@@ -8,10 +8,12 @@ import json
 import uuid
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlencode
 
 from flask import Response, jsonify, request
+
+Item = TypeVar("Item")
 
 
 class GraphHTTPError(Exception):
@@ -78,6 +80,16 @@ def shape(record: dict[str, Any], names: Sequence[str]) -> dict[str, Any]:
     return {name: record.get(name) for name in names}
 
 
+def compact_json(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"))
+
+
+def page_response(envelope: dict[str, Any], encoded_items: Sequence[str]) -> Response:
+    """The envelope (``@odata.context`` at least) then ``value`` of already-encoded items, in Graph's key order."""
+    head = compact_json(envelope)[:-1]
+    return Response(f'{head},"value":[{",".join(encoded_items)}]}}', mimetype="application/json")
+
+
 def encode_token(data: dict[str, Any]) -> str:
     return base64.urlsafe_b64encode(json.dumps(data, separators=(",", ":")).encode()).decode().rstrip("=")
 
@@ -117,8 +129,8 @@ def context_url(fragment: str) -> str:
 
 
 def collection_page(
-    items: list[dict[str, Any]], fragment: str, default_size: int, max_size: int
-) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    items: Sequence[Item], fragment: str, default_size: int, max_size: int
+) -> tuple[dict[str, Any], Sequence[Item]]:
     """(the answer envelope with nextLink if more remain, this page's items) for a plain paged collection."""
     size = page_size(default_size, max_size)
     position = skip_state()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import logging
 import signal
 from collections.abc import Sequence
@@ -83,10 +84,22 @@ async def serve(
         activities.providers.close()
 
 
+def settle_heap() -> None:
+    """Exempt everything loaded so far from garbage collection; the worker process calls it once it is up.
+
+    The host app, SQLAlchemy, the Temporal SDK and their modules live as long as the process, yet every full collection
+    walked them again: beside a listing of 100,000 users that meant pauses of about half a second, each holding up the
+    next page's request. Frozen, a full collection walks only what came later.
+    """
+    gc.collect()
+    gc.freeze()
+
+
 def run_worker(app: Flask, *, provider_for: ProviderFactory | None = None) -> None:
     """Blocking: run the worker until SIGINT or SIGTERM, then finish the running activities and return."""
 
     async def main() -> None:
+        settle_heap()
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):
