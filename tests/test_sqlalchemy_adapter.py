@@ -276,6 +276,28 @@ def test_ids_that_cannot_exist_match_nothing(adapter: SQLAlchemyHostAdapter) -> 
     adapter.update_contacts("acme", [ContactUpdate("abc", {"full_name": "x"})])
 
 
+def test_large_creates_are_written_in_batches_with_ids_still_in_input_order(
+    session: Session, statements: list[str]
+) -> None:
+    adapter = SQLAlchemyHostAdapter(
+        SessionHolder(session), client_model=Client, contact_model=Contact, create_batch_size=100
+    )
+    client_id = add_client(session, "acme", "Contoso Ltd")
+    new = [NewContact(client_id=client_id, full_name=f"User {i:03}") for i in range(250)]
+    statements.clear()
+
+    ids = adapter.create_contacts("acme", new)
+
+    assert statements.count("INSERT") == 3
+    by_id = {c.id: c for c in adapter.get_contacts("acme", ids)}
+    assert len(by_id) == 250 and [by_id[i].full_name for i in ids] == [c.full_name for c in new]
+
+
+def test_a_create_batch_size_below_one_fails_at_construction(session: Session) -> None:
+    with pytest.raises(ConfigurationError, match="create_batch_size"):
+        SQLAlchemyHostAdapter(SessionHolder(session), client_model=Client, contact_model=Contact, create_batch_size=0)
+
+
 def test_application_made_ids_need_an_id_factory(session: Session, statements: list[str]) -> None:
     holder = SessionHolder(session)
     mapping = {"full_name": "name", "email": "mail"}

@@ -103,8 +103,11 @@ def _flag(value: object, default: bool) -> bool | None:
 
 def _other_mails(fields: Mapping[str, Any], primary: str | None) -> tuple[str, ...]:
     """``otherMails`` plus the SMTP ``proxyAddresses`` (aliases a contact may be filed under), primary excluded."""
-    candidates = _strings(fields.get("othermails"))
-    for proxy in _strings(fields.get("proxyaddresses")):
+    other_mails, proxies = fields.get("othermails"), fields.get("proxyaddresses")
+    if not other_mails and not proxies:
+        return ()
+    candidates = _strings(other_mails)
+    for proxy in _strings(proxies):
         scheme, _, address = proxy.partition(":")
         if scheme.lower() == "smtp":
             candidates.append(address)
@@ -118,7 +121,7 @@ def _other_mails(fields: Mapping[str, Any], primary: str | None) -> tuple[str, .
 
 def normalize_user(record: object, *, deleted: bool = False) -> EntraUser | SkippedRecord:
     """One user record from Graph (``/users``, ``deletedItems``) or CIPP (``ListUsers``)."""
-    if not isinstance(record, Mapping):
+    if not isinstance(record, dict | Mapping):  # dict first: that is what JSON gives, and it is checked fastest
         return SkippedRecord(reason="record is not a JSON object")
     fields = _properties(record)
     object_id = fields.get("id")
@@ -152,7 +155,7 @@ def normalize_user(record: object, *, deleted: bool = False) -> EntraUser | Skip
         job_title=_text(fields.get("jobtitle")),
         mobile_phone=_text(fields.get("mobilephone"), MAX_PHONE_CHARS),
         business_phones=tuple(
-            phone for phone in (_text(v, MAX_PHONE_CHARS) for v in _strings(fields.get("businessphones"))) if phone
+            phone for item in _strings(fields.get("businessphones")) if (phone := _text(item, MAX_PHONE_CHARS))
         ),
         user_type=user_type,
         # Unknown (not selected) counts as licensed so a missing field never filters a user out.

@@ -84,6 +84,10 @@ async def serve(
         activities.providers.close()
 
 
+#: Collections of the middle generation between two full ones (Python's default is 10).
+FULL_COLLECTION_SPACING = 30
+
+
 def settle_heap() -> None:
     """Exempt everything loaded so far from garbage collection; the worker process calls it once it is up.
 
@@ -93,6 +97,8 @@ def settle_heap() -> None:
     """
     gc.collect()
     gc.freeze()
+    young, middle, _ = gc.get_threshold()
+    gc.set_threshold(young, middle, FULL_COLLECTION_SPACING)
 
 
 def run_worker(app: Flask, *, provider_for: ProviderFactory | None = None) -> None:
