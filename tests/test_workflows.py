@@ -5,6 +5,10 @@ The directory below is small enough to check by hand; every expected number in t
 
 from __future__ import annotations
 
+import asyncio
+import json
+import subprocess
+import sys
 from collections.abc import Iterator
 
 import pytest
@@ -306,7 +310,9 @@ def test_a_second_start_joins_the_running_run_and_a_later_one_starts_anew(mapped
     assert world.wait_for_run(first["run_id"]).status == "completed"
 
     async def status(client: Client) -> WorkflowExecutionStatus | None:
-        return (await client.get_workflow_handle(first["workflow_id"]).describe()).status
+        handle = client.get_workflow_handle(first["workflow_id"])
+        await asyncio.wait_for(handle.result(), timeout=60)  # the run row is final a moment before the workflow closes
+        return (await handle.describe()).status
 
     assert world.temporal.call(status) == WorkflowExecutionStatus.COMPLETED
     with world.app.app_context():
@@ -331,3 +337,16 @@ def test_operators_can_run_a_sync_and_reconcile_schedules_from_the_cli(mapped: S
     assert refused.exit_code == 1 and "no mapped Microsoft tenant" in refused.output
     listed = runner.invoke(schedules_cli, ["sync"])
     assert listed.exit_code == 0 and f"{mapped.tenant}: absent" in listed.output  # sync is not enabled here
+
+
+def test_a_settled_worker_heap_is_left_out_of_full_collections() -> None:
+    """What the worker loaded is frozen and full collections are spaced out, in a process of its own (it is global)."""
+    probe = (
+        "import gc, json; from flask_entra.temporal.worker import settle_heap, FULL_COLLECTION_SPACING;"
+        "before = gc.get_freeze_count(); settle_heap();"
+        "print(json.dumps([before, gc.get_freeze_count(), gc.get_threshold()[2], FULL_COLLECTION_SPACING]))"
+    )
+    answer = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=120)
+    before, frozen, spacing, configured = json.loads(answer.stdout)
+    assert before == 0 and frozen > 10_000  # the modules flask-entra imports, at least
+    assert spacing == configured > 10
