@@ -40,6 +40,14 @@ def suggest_one(tenant_record: ManagedTenant, clients: list[ClientRecord], **thr
         (None, None),
         ("localhost", None),
         ("not a domain.com", None),
+        # The common shapes, which take a fast path, must agree with the full normalisation.
+        ("https://contoso.com/contact", "contoso.com"),
+        ("https://www.contoso.com", "contoso.com"),
+        ("www.www.contoso.com", "www.contoso.com"),
+        ("www.com", None),
+        ("https://www.com/", None),
+        ("http://contoso.com:8080", "contoso.com"),
+        ("https://contoso.com/a@b.example", "contoso.com"),
     ],
 )
 def test_normalise_domain_accepts_bare_domains_urls_and_emails(raw: str | None, expected: str | None) -> None:
