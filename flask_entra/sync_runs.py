@@ -94,6 +94,11 @@ def ensure_run(session: Session, run: RunIdentity) -> None:
     insert_ignoring_duplicates(session, SyncRun.__table__, [row])  # type: ignore[arg-type]
 
 
+def run_has_finished(session: Session, tenant: str, run_id: str) -> bool:
+    status = session.execute(select(SyncRun.status).filter_by(tenant=tenant, id=run_id)).scalar_one_or_none()
+    return status in FINISHED_RUN_STATES
+
+
 def open_run(session: Session, run: RunIdentity) -> list[tuple[str, str]]:
     """Mark the run running and fix its targets; a retry keeps the targets chosen the first time. Commits."""
     ensure_run(session, run)

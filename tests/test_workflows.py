@@ -9,10 +9,11 @@ import asyncio
 import json
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.testing import ActivityEnvironment
 
@@ -319,6 +320,25 @@ def test_a_second_start_joins_the_running_run_and_a_later_one_starts_anew(mapped
         third = start_sync(world.principal, {"scope": "all"})
     assert third["run_id"] != first["run_id"]
     assert world.wait_for_run(third["run_id"]).status == "completed"
+
+
+def test_a_start_while_a_finished_run_is_closing_waits_for_it_and_starts_a_new_run(mapped: SyncWorld) -> None:
+    world = mapped
+    world.worker.stop()  # the run's workflow stays open ...
+    with world.app.app_context():
+        closing = start_sync(world.principal, {"scope": "all"})
+        session = get_state().session
+        session.execute(update(SyncRun).filter_by(tenant=world.tenant, id=closing["run_id"]).values(status="completed"))
+        session.commit()  # ... while its row says it has ended: the moment between its last activity and its close
+    worker_back = threading.Timer(1.0, world.worker.start)  # then the workflow goes on and closes
+    worker_back.start()
+    try:
+        with world.app.app_context():
+            fresh = start_sync(world.principal, {"scope": "all"})
+    finally:
+        worker_back.join()
+    assert fresh["run_id"] != closing["run_id"]  # not the ended run handed back as if it were the new one
+    assert world.wait_for_run(fresh["run_id"]).status == "completed"
 
 
 def test_client_scope_with_no_mapped_tenant_is_a_conflict(mapped: SyncWorld) -> None:

@@ -8,8 +8,8 @@ from .. import sync as applier
 from ..errors import Conflict, NotFound, ValidationFailed
 from ..host import UPDATE, Principal
 from ..state import get_state
-from ..sync_runs import RunIdentity, ensure_run, sync_targets
-from ..temporal.client import start_sync_workflow
+from ..sync_runs import RunIdentity, ensure_run, run_has_finished, sync_targets
+from ..temporal.client import start_sync_workflow, wait_for_close
 from ..temporal.ids import MANUAL_SCOPES
 from ..temporal.messages import SyncRequest
 from ._common import enter, field, json_object, session
@@ -48,6 +48,12 @@ def launch_sync(
         raise Conflict(f"Nothing to sync: {what}. Map tenants in the Entra wizard first.")
     request = SyncRequest(tenant=tenant, kind=scope, client_id=client_id, dry_run=dry_run, requested_by=requested_by)
     started = start_sync_workflow(state.app, request)
+    if run_has_finished(session(), tenant, started.run_id):
+        # Joined a run in the moment between recording its end and closing: a start after a run's end must be a new
+        # run, not that one again, so wait for it to close and start anew.
+        if not wait_for_close(state.app, started):
+            raise Conflict("The previous run has finished but Temporal has not closed it yet; start again shortly.")
+        started = start_sync_workflow(state.app, request)
     # the row exists from now on (the workflow creates it too, whichever comes first), so the run page never 404s
     ensure_run(
         session(),

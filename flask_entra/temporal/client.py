@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass
 from typing import Any, TypeVar
 
 from flask import Flask
-from temporalio.client import Client, WorkflowExecutionStatus
+from temporalio.client import Client, WorkflowContinuedAsNewError, WorkflowExecutionStatus, WorkflowFailureError
 from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.exceptions import TemporalError
 from temporalio.service import RPCError, RPCStatusCode
@@ -29,6 +29,8 @@ from .workflows import DiscoveryWorkflow, SyncWorkflow
 T = TypeVar("T")
 CONNECT_TIMEOUT_SECONDS = 10.0
 CALL_TIMEOUT_SECONDS = 30.0
+#: How long a start waits for an execution that has done its work to close (normally milliseconds).
+CLOSE_WAIT_SECONDS = 10.0
 ADVICE = (
     "Check that the Temporal server is running and that ENTRA_TEMPORAL_ADDRESS / ENTRA_TEMPORAL_NAMESPACE point at it; "
     "workflows also need a running worker (flask entra worker)."
@@ -143,6 +145,23 @@ def start_sync_workflow(app: Flask | None, request: SyncRequest) -> StartedWorkf
     """Start (or join the running) sync of this kind and scope."""
     workflow_id = sync_workflow_id(request.tenant, request.kind, client_id=request.client_id, dry_run=request.dry_run)
     return _start(app, SyncWorkflow.run, request, workflow_id)
+
+
+def wait_for_close(app: Flask | None, started: StartedWorkflow, *, timeout: float = CLOSE_WAIT_SECONDS) -> bool:
+    """Wait until that execution has closed, however it ended; False if it is still open after ``timeout`` seconds."""
+    temporal = bridge(app)
+
+    async def closed(client: Client) -> bool:
+        handle = client.get_workflow_handle(started.workflow_id, run_id=started.temporal_run_id)
+        try:
+            await asyncio.wait_for(handle.result(follow_runs=False), timeout)
+        except TimeoutError:
+            return False
+        except (WorkflowFailureError, WorkflowContinuedAsNewError):
+            pass  # closed all the same
+        return True
+
+    return temporal.call(closed, timeout=timeout + CONNECT_TIMEOUT_SECONDS)
 
 
 def start_discovery_workflow(app: Flask | None, tenant: str) -> StartedWorkflow:
